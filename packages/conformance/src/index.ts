@@ -1,0 +1,6 @@
+// The conformance suite every backend runs (private workspace package, used by the tests only).
+
+export { ATOL, RTOL, compareClose } from './allclose.js';
+export type { CloseReport } from './allclose.js';
+export { describeKernelConformance, randomWeights, runFused } from './kernels.js';
+export { referenceLayer } from './reference.js';

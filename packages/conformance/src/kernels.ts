@@ -1,0 +1,234 @@
+// Kernel conformance: GEMM against a plain reference on odd sizes, elementwise edge cases, and every
+// fused layer against the step-by-step composition of primitives. Every backend runs all of it.
+
+import { type Backend, Generator, type RecurrentMode, type RecurrentWeights, gateCount } from '@recur/core-tensor';
+import { describe, expect, it } from 'vitest';
+import './allclose.js';
+import { referenceLayer } from './reference.js';
+
+function randomArray(g: Generator, n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (2 * g.uniform() - 1) * scale;
+  return a;
+}
+
+function naiveMatmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float64Array {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+      c[i * n + j] = s;
+    }
+  return c;
+}
+
+export function randomWeights(
+  g: Generator,
+  mode: RecurrentMode,
+  I: number,
+  H: number,
+  projSize = 0,
+  bias = true,
+  scale = 0.5,
+): RecurrentWeights {
+  const G = gateCount(mode);
+  const P = projSize > 0 ? projSize : H;
+  return {
+    mode,
+    inputSize: I,
+    hiddenSize: H,
+    projSize,
+    weightIh: randomArray(g, G * H * I, scale),
+    weightHh: randomArray(g, G * H * P, scale),
+    biasIh: bias ? randomArray(g, G * H, scale) : null,
+    biasHh: bias ? randomArray(g, G * H, scale) : null,
+    weightHr: projSize > 0 ? randomArray(g, P * H, scale) : null,
+  };
+}
+
+/** Runs one direction of a layer through the backend's fused kernel. */
+export function runFused(
+  be: Backend,
+  w: RecurrentWeights,
+  x: Float32Array,
+  T: number,
+  B: number,
+  opts: { h0?: Float32Array | null; c0?: Float32Array | null; reverse?: boolean; lengths?: number[] | null } = {},
+): { out: Float32Array; hN: Float32Array; cN: Float32Array | null } {
+  const P = w.projSize > 0 ? w.projSize : w.hiddenSize;
+  const prepared = be.prepareWeights(w);
+  // Write into the second half of a two-direction buffer, as a bidirectional layer does.
+  const wide = new Float32Array(T * B * 2 * P).fill(Number.NaN);
+  const hN = new Float32Array(B * P);
+  const cN = w.mode === 'lstm' ? new Float32Array(B * w.hiddenSize) : null;
+  const args = {
+    weights: prepared,
+    x,
+    seqLen: T,
+    batch: B,
+    h0: opts.h0 ?? null,
+    c0: opts.c0 ?? null,
+    out: wide,
+    outOffset: P,
+    outStride: 2 * P,
+    hN,
+    cN,
+    reverse: opts.reverse ?? false,
+    lengths: opts.lengths ? Int32Array.from(opts.lengths) : null,
+  };
+  if (w.mode === 'lstm') be.lstmLayer(args);
+  else if (w.mode === 'gru') be.gruLayer(args);
+  else be.rnnLayer(args);
+  prepared.dispose();
+  const out = new Float32Array(T * B * P);
+  for (let r = 0; r < T * B; r++) {
+    out.set(wide.subarray(r * 2 * P + P, r * 2 * P + 2 * P), r * P);
+    for (let j = 0; j < P; j++) {
+      if (!Number.isNaN(wide[r * 2 * P + j])) throw new Error(`kernel wrote outside its half of the output at row ${r}`);
+    }
+  }
+  return { out, hN, cN };
+}
+
+export function describeKernelConformance(label: string, getBackend: () => Backend): void {
+  describe(`kernel conformance: ${label}`, () => {
+    describe('matmul', () => {
+      const sizes = [1, 3, 17, 129];
+      for (const m of sizes)
+        for (const k of sizes)
+          for (const n of sizes) {
+            it(`[${m},${k}] @ [${k},${n}]`, () => {
+              const g = new Generator(m * 10007 + k * 101 + n);
+              const a = randomArray(g, m * k);
+              const b = randomArray(g, k * n);
+              const got = getBackend().matmul(a, b, m, k, n);
+              expect(got).toBeAllclose(naiveMatmul(a, b, m, k, n), { atol: 1e-5 * Math.sqrt(k), rtol: 1e-5 });
+            });
+          }
+
+      it('transB and accumulate', () => {
+        const g = new Generator(7);
+        const [m, k, n] = [5, 33, 65];
+        const a = randomArray(g, m * k);
+        const b = randomArray(g, k * n);
+        const bT = new Float32Array(n * k);
+        for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) bT[j * k + p] = b[p * n + j];
+        const expected = naiveMatmul(a, b, m, k, n);
+        expect(getBackend().matmul(a, bT, m, k, n, { transB: true })).toBeAllclose(expected);
+        const out = new Float32Array(m * n).fill(1);
+        getBackend().matmul(a, b, m, k, n, { out, accumulate: true });
+        expect(out).toBeAllclose(expected.map((v) => v + 1));
+      });
+
+      it('rejects mismatched sizes', () => {
+        expect(() => getBackend().matmul(new Float32Array(6), new Float32Array(6), 2, 3, 3)).toThrow(/b expected 9 values/);
+      });
+    });
+
+    describe('elementwise', () => {
+      it('sigmoid and tanh saturate without NaN or Infinity at ±1e4', () => {
+        const x = Float32Array.of(-1e4, -100, -30, 0, 30, 100, 1e4);
+        const s = getBackend().unary('sigmoid', x);
+        const t = getBackend().unary('tanh', x);
+        expect(Array.from(s).every(Number.isFinite)).toBe(true);
+        expect(s[0]).toBe(0);
+        expect(s[6]).toBe(1);
+        expect(s[3]).toBe(0.5);
+        expect(Array.from(t)).toEqual([-1, -1, -1, 0, 1, 1, 1]);
+      });
+
+      it('matches the definitions and propagates NaN', () => {
+        const g = new Generator(3);
+        const x = randomArray(g, 257, 8);
+        x[5] = Number.NaN;
+        const be = getBackend();
+        const ref = (f: (v: number) => number) => Array.from(x, f);
+        expect(be.unary('sigmoid', x)).toBeAllclose(ref((v) => 1 / (1 + Math.exp(-v))), { atol: 1e-6 });
+        expect(be.unary('tanh', x)).toBeAllclose(ref(Math.tanh), { atol: 1e-6 });
+        expect(be.unary('relu', x)).toBeAllclose(ref((v) => (v > 0 ? v : Number.isNaN(v) ? v : 0)));
+        expect(be.unary('exp', x)).toBeAllclose(ref(Math.exp), { atol: 1e-6, rtol: 1e-6 });
+        expect(be.unary('neg', x)).toBeAllclose(ref((v) => -v));
+        expect(Number.isNaN(be.unary('tanh', x)[5])).toBe(true);
+      });
+
+      it('binary ops broadcast a row and reject a length that does not divide', () => {
+        const be = getBackend();
+        const a = Float32Array.of(1, 2, 3, 4, 5, 6);
+        const b = Float32Array.of(10, 20, 30);
+        expect(Array.from(be.binary('add', a, b))).toEqual([11, 22, 33, 14, 25, 36]);
+        expect(Array.from(be.binary('sub', a, a))).toEqual([0, 0, 0, 0, 0, 0]);
+        expect(Array.from(be.binary('mul', a, Float32Array.of(2)))).toEqual([2, 4, 6, 8, 10, 12]);
+        expect(Array.from(be.binary('div', a, Float32Array.of(2)))).toEqual([0.5, 1, 1.5, 2, 2.5, 3]);
+        expect(() => be.binary('add', a, Float32Array.of(1, 2, 3, 4))).toThrow(/cannot broadcast 4 values over 6/);
+      });
+
+      it('transpose permutes axes', () => {
+        const be = getBackend();
+        const x = Float32Array.from({ length: 24 }, (_, i) => i);
+        const y = be.transpose(x, [2, 3, 4], [1, 0, 2]);
+        // y[j][i][k] = x[i][j][k]
+        expect(y[(1 * 2 + 1) * 4 + 2]).toBe(x[(1 * 3 + 1) * 4 + 2]);
+        expect(y[(2 * 2 + 0) * 4 + 3]).toBe(x[(0 * 3 + 2) * 4 + 3]);
+        expect(Array.from(be.transpose(be.transpose(x, [2, 3, 4], [2, 0, 1]), [4, 2, 3], [1, 2, 0]))).toEqual(
+          Array.from(x),
+        );
+        expect(() => be.transpose(x, [2, 3, 4], [0, 0, 1])).toThrow(/permutation/);
+      });
+    });
+
+    describe('fused layers against the composition of primitives', () => {
+      const cases: Array<{ mode: RecurrentMode; I: number; H: number; proj?: number; bias?: boolean }> = [
+        { mode: 'lstm', I: 5, H: 7 },
+        { mode: 'lstm', I: 3, H: 9, proj: 4 },
+        { mode: 'lstm', I: 6, H: 5, bias: false },
+        { mode: 'gru', I: 5, H: 7 },
+        { mode: 'gru', I: 4, H: 3, bias: false },
+        { mode: 'rnn_tanh', I: 5, H: 6 },
+        { mode: 'rnn_relu', I: 5, H: 6 },
+      ];
+      for (const c of cases) {
+        for (const reverse of [false, true]) {
+          for (const variant of ['zeros', 'state', 'lengths'] as const) {
+            it(`${c.mode} I=${c.I} H=${c.H}${c.proj ? ` proj=${c.proj}` : ''}${c.bias === false ? ' no bias' : ''} reverse=${reverse} ${variant}`, () => {
+              const be = getBackend();
+              const g = new Generator(c.I * 31 + c.H + (reverse ? 1000 : 0));
+              const w = randomWeights(g, c.mode, c.I, c.H, c.proj ?? 0, c.bias ?? true);
+              const T = 9;
+              const B = 4;
+              const P = c.proj ?? c.H;
+              const x = randomArray(g, T * B * c.I, 2);
+              const h0 = variant === 'zeros' ? null : randomArray(g, B * P);
+              const c0 = variant !== 'zeros' && c.mode === 'lstm' ? randomArray(g, B * c.H) : null;
+              const lengths = variant === 'lengths' ? [9, 6, 6, 1] : null;
+              const got = runFused(be, w, x, T, B, { h0, c0, reverse, lengths });
+              const ref = referenceLayer(be, w, x, T, B, h0, c0, reverse, lengths);
+              expect(got.out).toBeAllclose(ref.out);
+              expect(got.hN).toBeAllclose(ref.hN);
+              if (c.mode === 'lstm') expect(got.cN!).toBeAllclose(ref.cN!);
+            });
+          }
+        }
+      }
+
+      it('stays finite on saturating inputs (|x| ~ 1e4)', () => {
+        const be = getBackend();
+        const g = new Generator(11);
+        for (const mode of ['lstm', 'gru', 'rnn_tanh'] as const) {
+          const w = randomWeights(g, mode, 3, 4);
+          const x = randomArray(g, 5 * 2 * 3, 1e4);
+          const got = runFused(be, w, x, 5, 2);
+          expect(Array.from(got.out).every(Number.isFinite)).toBe(true);
+        }
+      });
+
+      it('rejects lengths that are not non-increasing or out of range', () => {
+        const be = getBackend();
+        const w = randomWeights(new Generator(1), 'gru', 2, 3);
+        const x = new Float32Array(4 * 2 * 2);
+        expect(() => runFused(be, w, x, 4, 2, { lengths: [2, 3] })).toThrow(/non-increasing/);
+        expect(() => runFused(be, w, x, 4, 2, { lengths: [5, 3] })).toThrow(/non-increasing/);
+      });
+    });
+  });
+}

@@ -1,0 +1,282 @@
+// The float32 Tensor: an immutable shape over row-major data held in a Float32Array. Kernels read and
+// write plain Float32Arrays; a Tensor is what users hold.
+
+import { ShapeError, formatShape } from './errors.js';
+import { Generator, globalGenerator } from './rng.js';
+
+/** Nested arrays of numbers, as accepted by `tensor()` and returned by `toArray()`. */
+export type NestedArray = number | NestedArray[];
+
+export type DType = 'float32';
+
+/**
+ * An n-dimensional float32 array, row-major (C order).
+ * @example
+ * const x = tensor([[1, 2], [3, 4]]);
+ * x.shape; // [2, 2]
+ * x.toArray(); // [[1, 2], [3, 4]]
+ */
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType = 'float32';
+  readonly size: number;
+  #data: Float32Array | null;
+
+  /** Wraps `data` (not copied) as a tensor of `shape`; throws `ShapeError` if the sizes differ. */
+  constructor(data: Float32Array, shape: readonly number[]) {
+    const size = checkShape(shape, 'Tensor');
+    if (!(data instanceof Float32Array)) {
+      throw new ShapeError(`Tensor: expected data as a Float32Array, got ${describe(data)}`);
+    }
+    if (data.length !== size) {
+      throw new ShapeError(
+        `Tensor: data has ${data.length} values, expected ${size} for shape ${formatShape(shape)}`,
+      );
+    }
+    this.shape = Object.freeze([...shape]);
+    this.size = size;
+    this.#data = data;
+  }
+
+  /** Number of dimensions. */
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /**
+   * The backing array itself, without a copy. For kernels and modules that only read it;
+   * writing to it changes the tensor.
+   */
+  get values(): Float32Array {
+    if (this.#data === null) throw new ShapeError('Tensor: used after dispose()');
+    return this.#data;
+  }
+
+  /** A copy of the values, row-major. */
+  dataSync(): Float32Array {
+    return this.values.slice();
+  }
+
+  /** The values, row-major, as a promise: the read every backend supports. */
+  data(): Promise<Float32Array> {
+    return Promise.resolve(this.dataSync());
+  }
+
+  /** The values as nested arrays mirroring the shape (a number for a scalar). */
+  toArray(): NestedArray {
+    const data = this.values;
+    const build = (dim: number, offset: number, stride: number): NestedArray => {
+      if (dim === this.shape.length) return data[offset]!;
+      const n = this.shape[dim]!;
+      const inner = stride / n;
+      const out: NestedArray[] = new Array(n);
+      for (let i = 0; i < n; i++) out[i] = build(dim + 1, offset + i * inner, inner);
+      return out;
+    };
+    return build(0, 0, this.size);
+  }
+
+  /** A tensor sharing this one's values with another shape of the same size; `-1` infers one dimension. */
+  reshape(shape: readonly number[]): Tensor {
+    const inferred = inferReshape(shape, this.size, this.shape);
+    return new Tensor(this.values, inferred);
+  }
+
+  /** A deep copy. */
+  clone(): Tensor {
+    return new Tensor(this.dataSync(), this.shape);
+  }
+
+  /** Releases the values; using the tensor afterwards throws. Idempotent. */
+  dispose(): void {
+    this.#data = null;
+  }
+
+  /** True once `dispose()` has been called. */
+  get isDisposed(): boolean {
+    return this.#data === null;
+  }
+
+  toString(): string {
+    return `Tensor(shape=${formatShape(this.shape)}, dtype=${this.dtype})`;
+  }
+}
+
+function inferReshape(shape: readonly number[], size: number, from: readonly number[]): number[] {
+  const out = [...shape];
+  const free = out.indexOf(-1);
+  if (free !== -1) {
+    const known = out.reduce((p, d, i) => (i === free ? p : p * d), 1);
+    if (known <= 0 || size % known !== 0) {
+      throw new ShapeError(`reshape: cannot reshape ${formatShape(from)} to ${formatShape(shape)}`);
+    }
+    out[free] = size / known;
+  }
+  const newSize = checkShape(out, 'reshape');
+  if (newSize !== size) {
+    throw new ShapeError(
+      `reshape: cannot reshape ${formatShape(from)} (${size} values) to ${formatShape(shape)} (${newSize} values)`,
+    );
+  }
+  return out;
+}
+
+/** Validates a shape (non-negative integers) and returns its element count. */
+export function checkShape(shape: readonly number[], where: string): number {
+  if (!Array.isArray(shape)) {
+    throw new ShapeError(`${where}: expected a shape as an array of integers, got ${describe(shape)}`);
+  }
+  let size = 1;
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw new ShapeError(
+        `${where}: expected a shape of non-negative integers, got ${formatShape(shape)} (bad dimension ${String(d)})`,
+      );
+    }
+    size *= d;
+  }
+  return size;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as Float32Array).length}`;
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
+  return `${typeof value} ${String(value)}`;
+}
+
+type FlatData = Float32Array | Float64Array | Int32Array | Uint8Array | readonly number[];
+
+/**
+ * Creates a tensor from nested arrays (shape inferred) or from flat data and a shape.
+ * Throws `ShapeError` for ragged nesting, non-numeric values or a size mismatch.
+ * @example
+ * tensor([[1, 2], [3, 4]]);                 // shape [2, 2]
+ * tensor(new Float32Array(30), [6, 5]);     // flat data + shape
+ * tensor(3);                                // a scalar, shape []
+ */
+export function tensor(data: NestedArray | FlatData, shape?: readonly number[]): Tensor {
+  if (shape !== undefined) {
+    const size = checkShape(shape, 'tensor');
+    const flat = toFlat(data);
+    if (flat.length !== size) {
+      throw new ShapeError(
+        `tensor: data has ${flat.length} values, expected ${size} for shape ${formatShape(shape)}`,
+      );
+    }
+    return new Tensor(flat, shape);
+  }
+  if (ArrayBuffer.isView(data)) {
+    const flat = toFlat(data);
+    return new Tensor(flat, [flat.length]);
+  }
+  const inferred = inferShape(data as NestedArray);
+  const out = new Float32Array(inferred.reduce((a, b) => a * b, 1));
+  let k = 0;
+  const fill = (v: NestedArray, dim: number, path: string): void => {
+    if (dim === inferred.length) {
+      out[k++] = checkNumber(v, path);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== inferred[dim]) {
+      throw new ShapeError(
+        `tensor: ragged nested array at ${path || 'top level'}: expected length ${inferred[dim]}, got ${
+          Array.isArray(v) ? `length ${v.length}` : describe(v)
+        }`,
+      );
+    }
+    for (let i = 0; i < v.length; i++) fill(v[i]!, dim + 1, `${path}[${i}]`);
+  };
+  fill(data as NestedArray, 0, '');
+  return new Tensor(out, inferred);
+}
+
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let v: NestedArray = data;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    if (v.length === 0) break;
+    v = v[0]!;
+  }
+  return shape;
+}
+
+function checkNumber(v: unknown, path: string): number {
+  if (typeof v !== 'number') {
+    throw new ShapeError(`tensor: expected a number at ${path || 'top level'}, got ${describe(v)}`);
+  }
+  return v;
+}
+
+function toFlat(data: NestedArray | FlatData): Float32Array {
+  if (data instanceof Float32Array) return data;
+  if (ArrayBuffer.isView(data)) return Float32Array.from(data as Float64Array);
+  if (typeof data === 'number') return Float32Array.of(data);
+  if (!Array.isArray(data)) throw new ShapeError(`tensor: expected numbers, got ${describe(data)}`);
+  const flat: number[] = [];
+  const walk = (v: NestedArray, path: string): void => {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) walk(v[i]!, `${path}[${i}]`);
+    } else flat.push(checkNumber(v, path));
+  };
+  walk(data as NestedArray, '');
+  return Float32Array.from(flat);
+}
+
+/** A tensor of zeros. @example zeros([2, 3]) */
+export function zeros(shape: readonly number[]): Tensor {
+  return new Tensor(new Float32Array(checkShape(shape, 'zeros')), shape);
+}
+
+/** A tensor of ones. @example ones([2, 3]) */
+export function ones(shape: readonly number[]): Tensor {
+  return full(shape, 1);
+}
+
+/** A tensor filled with `value`. @example full([2], 0.5) */
+export function full(shape: readonly number[], value: number): Tensor {
+  return new Tensor(new Float32Array(checkShape(shape, 'full')).fill(value), shape);
+}
+
+export interface RandomOptions {
+  /** Makes the values deterministic: the same seed gives the same values everywhere. */
+  seed?: number;
+  /** Draw from this generator instead (advances it). */
+  generator?: Generator;
+}
+
+function pickGenerator(opts: RandomOptions | undefined): Generator {
+  if (opts?.generator) return opts.generator;
+  if (opts?.seed !== undefined) return new Generator(opts.seed);
+  return globalGenerator();
+}
+
+/**
+ * Standard normal samples, optionally scaled: `mean + std * N(0, 1)`.
+ * @example
+ * randn([6, 3, 5], { seed: 0 }); // identical on every backend and platform
+ */
+export function randn(shape: readonly number[], opts?: RandomOptions & { mean?: number; std?: number }): Tensor {
+  const g = pickGenerator(opts);
+  const out = new Float32Array(checkShape(shape, 'randn'));
+  const mean = opts?.mean ?? 0;
+  const std = opts?.std ?? 1;
+  for (let i = 0; i < out.length; i++) out[i] = mean + std * g.normal();
+  return new Tensor(out, shape);
+}
+
+/**
+ * Uniform samples in [low, high), default [0, 1).
+ * @example
+ * rand([4], { seed: 1, low: -1, high: 1 });
+ */
+export function rand(shape: readonly number[], opts?: RandomOptions & { low?: number; high?: number }): Tensor {
+  const g = pickGenerator(opts);
+  const out = new Float32Array(checkShape(shape, 'rand'));
+  const low = opts?.low ?? 0;
+  const high = opts?.high ?? 1;
+  for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * g.uniform();
+  return new Tensor(out, shape);
+}

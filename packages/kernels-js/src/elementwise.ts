@@ -1,0 +1,93 @@
+// Elementwise primitives and axis permutation on contiguous Float32Arrays.
+
+import { type BinaryOp, ShapeError, type UnaryOp, formatShape } from '@recur/core-tensor';
+import { relu, sigmoid } from './activations.js';
+
+const UNARY: Record<UnaryOp, (x: number) => number> = {
+  sigmoid,
+  tanh: Math.tanh,
+  relu,
+  neg: (x) => -x,
+  exp: Math.exp,
+};
+
+export function unary(op: UnaryOp, x: Float32Array, out?: Float32Array): Float32Array {
+  const f = UNARY[op];
+  if (!f) throw new ShapeError(`unary: unknown op '${String(op)}', expected one of ${Object.keys(UNARY).join(', ')}`);
+  const y = out ?? new Float32Array(x.length);
+  checkOut('unary', y, x.length);
+  for (let i = 0; i < x.length; i++) y[i] = f(x[i]);
+  return y;
+}
+
+export function binary(op: BinaryOp, a: Float32Array, b: Float32Array, out?: Float32Array): Float32Array {
+  const n = a.length;
+  const m = b.length;
+  if (m === 0 || n % m !== 0) {
+    throw new ShapeError(`binary(${op}): cannot broadcast ${m} values over ${n}; expected a length dividing ${n}`);
+  }
+  const y = out ?? new Float32Array(n);
+  checkOut(`binary(${op})`, y, n);
+  switch (op) {
+    case 'add':
+      for (let i = 0; i < n; i++) y[i] = a[i] + b[i % m];
+      break;
+    case 'sub':
+      for (let i = 0; i < n; i++) y[i] = a[i] - b[i % m];
+      break;
+    case 'mul':
+      for (let i = 0; i < n; i++) y[i] = a[i] * b[i % m];
+      break;
+    case 'div':
+      for (let i = 0; i < n; i++) y[i] = a[i] / b[i % m];
+      break;
+    default:
+      throw new ShapeError(`binary: unknown op '${String(op)}', expected add, sub, mul or div`);
+  }
+  return y;
+}
+
+export function transpose(
+  x: Float32Array,
+  shape: readonly number[],
+  perm: readonly number[],
+  out?: Float32Array,
+): Float32Array {
+  const rank = shape.length;
+  const sorted = [...perm].sort((p, q) => p - q);
+  if (perm.length !== rank || sorted.some((p, i) => p !== i)) {
+    throw new ShapeError(`transpose: expected a permutation of 0..${rank - 1}, got ${formatShape(perm)}`);
+  }
+  const size = shape.reduce((p, d) => p * d, 1);
+  if (x.length !== size) {
+    throw new ShapeError(`transpose: data has ${x.length} values, expected ${size} for shape ${formatShape(shape)}`);
+  }
+  const y = out ?? new Float32Array(size);
+  checkOut('transpose', y, size);
+  const strides = new Array<number>(rank);
+  for (let d = rank - 1, s = 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= shape[d];
+  }
+  const outShape = perm.map((p) => shape[p]);
+  const inStrides = perm.map((p) => strides[p]);
+  const idx = new Array<number>(rank).fill(0);
+  let src = 0;
+  for (let i = 0; i < size; i++) {
+    y[i] = x[src];
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]++;
+      src += inStrides[d];
+      if (idx[d] < outShape[d]) break;
+      src -= inStrides[d] * outShape[d];
+      idx[d] = 0;
+    }
+  }
+  return y;
+}
+
+export function checkOut(where: string, out: Float32Array, length: number): void {
+  if (out.length !== length) {
+    throw new ShapeError(`${where}: expected an out array of ${length} values, got ${out.length}`);
+  }
+}

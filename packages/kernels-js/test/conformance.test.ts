@@ -1,0 +1,4 @@
+import { describeKernelConformance } from '@recur/conformance';
+import { jsBackend } from '../src/index.js';
+
+describeKernelConformance('js', () => jsBackend);
