@@ -24,9 +24,9 @@ export function compareClose(
   let index = -1;
   let pass = actual.length === expected.length;
   for (let i = 0; i < Math.min(actual.length, expected.length); i++) {
-    const e = expected[i];
-    if (Number.isNaN(e) && Number.isNaN(actual[i])) continue;
-    let err = Math.abs(actual[i] - e);
+    const e = expected[i]!;
+    if (Number.isNaN(e) && Number.isNaN(actual[i]!)) continue;
+    let err = Math.abs(actual[i]! - e);
     if (Number.isNaN(err)) err = Number.POSITIVE_INFINITY;
     if (!(err <= atol + rtol * Math.abs(e))) pass = false;
     if (err > worst || index === -1) {
@@ -34,7 +34,7 @@ export function compareClose(
       index = i;
     }
   }
-  return { pass, worst, index, actual: actual[index] ?? Number.NaN, expected: expected[index] ?? Number.NaN };
+  return { pass, worst, index, actual: actual[index]! ?? Number.NaN, expected: expected[index]! ?? Number.NaN };
 }
 
 expect.extend({

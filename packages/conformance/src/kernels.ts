@@ -17,7 +17,7 @@ function naiveMatmul(a: Float32Array, b: Float32Array, m: number, k: number, n: 
   for (let i = 0; i < m; i++)
     for (let j = 0; j < n; j++) {
       let s = 0;
-      for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+      for (let p = 0; p < k; p++) s += a[i * k + p]! * b[p * n + j]!;
       c[i * n + j] = s;
     }
   return c;
@@ -85,7 +85,7 @@ export function runFused(
   for (let r = 0; r < T * B; r++) {
     out.set(wide.subarray(r * 2 * P + P, r * 2 * P + 2 * P), r * P);
     for (let j = 0; j < P; j++) {
-      if (!Number.isNaN(wide[r * 2 * P + j])) throw new Error(`kernel wrote outside its half of the output at row ${r}`);
+      if (!Number.isNaN(wide[r * 2 * P + j]!)) throw new Error(`kernel wrote outside its half of the output at row ${r}`);
     }
   }
   return { out, hN, cN };
@@ -113,7 +113,7 @@ export function describeKernelConformance(label: string, getBackend: () => Backe
         const a = randomArray(g, m * k);
         const b = randomArray(g, k * n);
         const bT = new Float32Array(n * k);
-        for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) bT[j * k + p] = b[p * n + j];
+        for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) bT[j * k + p] = b[p * n + j]!;
         const expected = naiveMatmul(a, b, m, k, n);
         expect(getBackend().matmul(a, bT, m, k, n, { transB: true })).toBeAllclose(expected);
         const out = new Float32Array(m * n).fill(1);
@@ -132,9 +132,9 @@ export function describeKernelConformance(label: string, getBackend: () => Backe
         const s = getBackend().unary('sigmoid', x);
         const t = getBackend().unary('tanh', x);
         expect(Array.from(s).every(Number.isFinite)).toBe(true);
-        expect(s[0]).toBe(0);
-        expect(s[6]).toBe(1);
-        expect(s[3]).toBe(0.5);
+        expect(s[0]!).toBe(0);
+        expect(s[6]!).toBe(1);
+        expect(s[3]!).toBe(0.5);
         expect(Array.from(t)).toEqual([-1, -1, -1, 0, 1, 1, 1]);
       });
 
@@ -167,9 +167,9 @@ export function describeKernelConformance(label: string, getBackend: () => Backe
         const be = getBackend();
         const x = Float32Array.from({ length: 24 }, (_, i) => i);
         const y = be.transpose(x, [2, 3, 4], [1, 0, 2]);
-        // y[j][i][k] = x[i][j][k]
-        expect(y[(1 * 2 + 1) * 4 + 2]).toBe(x[(1 * 3 + 1) * 4 + 2]);
-        expect(y[(2 * 2 + 0) * 4 + 3]).toBe(x[(0 * 3 + 2) * 4 + 3]);
+        // y[j]![i][k] = x[i]![j][k]
+        expect(y[(1 * 2 + 1) * 4 + 2]!).toBe(x[(1 * 3 + 1) * 4 + 2]!);
+        expect(y[(2 * 2 + 0) * 4 + 3]!).toBe(x[(0 * 3 + 2) * 4 + 3]!);
         expect(Array.from(be.transpose(be.transpose(x, [2, 3, 4], [2, 0, 1]), [4, 2, 3], [1, 2, 0]))).toEqual(
           Array.from(x),
         );

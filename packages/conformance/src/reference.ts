@@ -41,7 +41,7 @@ export function referenceLayer(
   const zerosGH = new Float32Array(G * H);
   // Each batch entry separately, so per-sequence lengths need no masking.
   for (let b = 0; b < B; b++) {
-    const len = lengths ? lengths[b] : T;
+    const len = lengths ? lengths[b]! : T;
     let h = h0 ? slice(h0, b, 1, P) : new Float32Array(P);
     let c = c0 ? slice(c0, b, 1, H) : new Float32Array(H);
     for (let s = 0; s < len; s++) {

@@ -16,7 +16,7 @@ export function unary(op: UnaryOp, x: Float32Array, out?: Float32Array): Float32
   if (!f) throw new ShapeError(`unary: unknown op '${String(op)}', expected one of ${Object.keys(UNARY).join(', ')}`);
   const y = out ?? new Float32Array(x.length);
   checkOut('unary', y, x.length);
-  for (let i = 0; i < x.length; i++) y[i] = f(x[i]);
+  for (let i = 0; i < x.length; i++) y[i] = f(x[i]!);
   return y;
 }
 
@@ -30,16 +30,16 @@ export function binary(op: BinaryOp, a: Float32Array, b: Float32Array, out?: Flo
   checkOut(`binary(${op})`, y, n);
   switch (op) {
     case 'add':
-      for (let i = 0; i < n; i++) y[i] = a[i] + b[i % m];
+      for (let i = 0; i < n; i++) y[i] = a[i]! + b[i % m]!;
       break;
     case 'sub':
-      for (let i = 0; i < n; i++) y[i] = a[i] - b[i % m];
+      for (let i = 0; i < n; i++) y[i] = a[i]! - b[i % m]!;
       break;
     case 'mul':
-      for (let i = 0; i < n; i++) y[i] = a[i] * b[i % m];
+      for (let i = 0; i < n; i++) y[i] = a[i]! * b[i % m]!;
       break;
     case 'div':
-      for (let i = 0; i < n; i++) y[i] = a[i] / b[i % m];
+      for (let i = 0; i < n; i++) y[i] = a[i]! / b[i % m]!;
       break;
     default:
       throw new ShapeError(`binary: unknown op '${String(op)}', expected add, sub, mul or div`);
@@ -67,19 +67,19 @@ export function transpose(
   const strides = new Array<number>(rank);
   for (let d = rank - 1, s = 1; d >= 0; d--) {
     strides[d] = s;
-    s *= shape[d];
+    s *= shape[d]!;
   }
-  const outShape = perm.map((p) => shape[p]);
-  const inStrides = perm.map((p) => strides[p]);
+  const outShape = perm.map((p) => shape[p]!);
+  const inStrides = perm.map((p) => strides[p]!);
   const idx = new Array<number>(rank).fill(0);
   let src = 0;
   for (let i = 0; i < size; i++) {
-    y[i] = x[src];
+    y[i] = x[src]!;
     for (let d = rank - 1; d >= 0; d--) {
-      idx[d]++;
-      src += inStrides[d];
-      if (idx[d] < outShape[d]) break;
-      src -= inStrides[d] * outShape[d];
+      idx[d]!++;
+      src += inStrides[d]!;
+      if (idx[d]! < outShape[d]!) break;
+      src -= inStrides[d]! * outShape[d]!;
       idx[d] = 0;
     }
   }

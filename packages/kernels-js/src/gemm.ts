@@ -72,32 +72,32 @@ function block4(
     let s30 = 0, s31 = 0, s32 = 0, s33 = 0;
     let bi = bp + j;
     for (let p = 0; p < kc; p++, bi += ldb) {
-      const b0 = b[bi], b1 = b[bi + 1], b2 = b[bi + 2], b3 = b[bi + 3];
-      const x0 = a[ai + p], x1 = a[a1 + p], x2 = a[a2 + p], x3 = a[a3 + p];
+      const b0 = b[bi]!, b1 = b[bi + 1]!, b2 = b[bi + 2]!, b3 = b[bi + 3]!;
+      const x0 = a[ai + p]!, x1 = a[a1 + p]!, x2 = a[a2 + p]!, x3 = a[a3 + p]!;
       s00 += x0 * b0; s01 += x0 * b1; s02 += x0 * b2; s03 += x0 * b3;
       s10 += x1 * b0; s11 += x1 * b1; s12 += x1 * b2; s13 += x1 * b3;
       s20 += x2 * b0; s21 += x2 * b1; s22 += x2 * b2; s23 += x2 * b3;
       s30 += x3 * b0; s31 += x3 * b1; s32 += x3 * b2; s33 += x3 * b3;
     }
-    c[ci + j] += s00; c[ci + j + 1] += s01; c[ci + j + 2] += s02; c[ci + j + 3] += s03;
-    c[c1 + j] += s10; c[c1 + j + 1] += s11; c[c1 + j + 2] += s12; c[c1 + j + 3] += s13;
-    c[c2 + j] += s20; c[c2 + j + 1] += s21; c[c2 + j + 2] += s22; c[c2 + j + 3] += s23;
-    c[c3 + j] += s30; c[c3 + j + 1] += s31; c[c3 + j + 2] += s32; c[c3 + j + 3] += s33;
+    c[ci + j]! += s00; c[ci + j + 1]! += s01; c[ci + j + 2]! += s02; c[ci + j + 3]! += s03;
+    c[c1 + j]! += s10; c[c1 + j + 1]! += s11; c[c1 + j + 2]! += s12; c[c1 + j + 3]! += s13;
+    c[c2 + j]! += s20; c[c2 + j + 1]! += s21; c[c2 + j + 2]! += s22; c[c2 + j + 3]! += s23;
+    c[c3 + j]! += s30; c[c3 + j + 1]! += s31; c[c3 + j + 2]! += s32; c[c3 + j + 3]! += s33;
   }
   for (; j < je; j++) {
     let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     let bi = bp + j;
     for (let p = 0; p < kc; p++, bi += ldb) {
-      const bv = b[bi];
-      s0 += a[ai + p] * bv;
-      s1 += a[a1 + p] * bv;
-      s2 += a[a2 + p] * bv;
-      s3 += a[a3 + p] * bv;
+      const bv = b[bi]!;
+      s0 += a[ai + p]! * bv;
+      s1 += a[a1 + p]! * bv;
+      s2 += a[a2 + p]! * bv;
+      s3 += a[a3 + p]! * bv;
     }
-    c[ci + j] += s0;
-    c[c1 + j] += s1;
-    c[c2 + j] += s2;
-    c[c3 + j] += s3;
+    c[ci + j]! += s0;
+    c[c1 + j]! += s1;
+    c[c2 + j]! += s2;
+    c[c3 + j]! += s3;
   }
 }
 
@@ -120,21 +120,21 @@ function block1(
     let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     let bi = bp + j;
     for (let p = 0; p < kc; p++, bi += ldb) {
-      const x = a[ai + p];
-      s0 += x * b[bi];
-      s1 += x * b[bi + 1];
-      s2 += x * b[bi + 2];
-      s3 += x * b[bi + 3];
+      const x = a[ai + p]!;
+      s0 += x * b[bi]!;
+      s1 += x * b[bi + 1]!;
+      s2 += x * b[bi + 2]!;
+      s3 += x * b[bi + 3]!;
     }
-    c[ci + j] += s0;
-    c[ci + j + 1] += s1;
-    c[ci + j + 2] += s2;
-    c[ci + j + 3] += s3;
+    c[ci + j]! += s0;
+    c[ci + j + 1]! += s1;
+    c[ci + j + 2]! += s2;
+    c[ci + j + 3]! += s3;
   }
   for (; j < je; j++) {
     let s = 0;
     let bi = bp + j;
-    for (let p = 0; p < kc; p++, bi += ldb) s += a[ai + p] * b[bi];
-    c[ci + j] += s;
+    for (let p = 0; p < kc; p++, bi += ldb) s += a[ai + p]! * b[bi]!;
+    c[ci + j]! += s;
   }
 }

@@ -48,8 +48,8 @@ export class JsPreparedWeights implements PreparedWeights {
     this.bHn = w.mode === 'gru' ? new Float32Array(H) : null;
     const sumUpTo = w.mode === 'gru' ? 2 * H : G * H;
     for (let j = 0; j < G * H; j++) {
-      const bi = w.biasIh ? w.biasIh[j] : 0;
-      const bh = w.biasHh ? w.biasHh[j] : 0;
+      const bi = w.biasIh ? w.biasIh[j]! : 0;
+      const bh = w.biasHh ? w.biasHh[j]! : 0;
       this.bias[j] = j < sumUpTo ? bi + bh : bi;
       if (j >= sumUpTo && this.bHn) this.bHn[j - sumUpTo] = bh;
     }
@@ -72,7 +72,7 @@ export class JsPreparedWeights implements PreparedWeights {
 export function transpose2d(src: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c];
+    for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c]!;
   }
   return out;
 }
@@ -117,7 +117,7 @@ function setUp(args: LayerArgs, expected: RecurrentMode | 'rnn', where: string):
   gemm(T * B, GH, I, args.x, 0, I, w.wIhT, 0, GH, gx, 0, GH, false);
   const bias = w.bias;
   for (let r = 0, o = 0; r < T * B; r++) {
-    for (let j = 0; j < GH; j++, o++) gx[o] += bias[j];
+    for (let j = 0; j < GH; j++, o++) gx[o]! += bias[j]!;
   }
   const h = args.hN;
   if (args.h0) h.set(args.h0);
@@ -134,8 +134,8 @@ function expectLength(where: string, name: string, a: Float32Array | null | unde
 function checkLengths(where: string, lengths: Int32Array, T: number, B: number): void {
   if (lengths.length !== B) throw new ShapeError(`${where}: expected ${B} lengths, got ${lengths.length}`);
   for (let b = 0; b < B; b++) {
-    const len = lengths[b];
-    if (len < 1 || len > T || (b > 0 && len > lengths[b - 1])) {
+    const len = lengths[b]!;
+    if (len < 1 || len > T || (b > 0 && len > lengths[b - 1]!)) {
       throw new ShapeError(
         `${where}: lengths must be non-increasing and within [1, ${T}], got [${Array.from(lengths).join(',')}]`,
       );
@@ -147,7 +147,7 @@ function checkLengths(where: string, lengths: Int32Array, T: number, B: number):
 function activeCount(lengths: Int32Array | null | undefined, B: number, t: number): number {
   if (!lengths) return B;
   let nb = B;
-  while (nb > 0 && lengths[nb - 1] <= t) nb--;
+  while (nb > 0 && lengths[nb - 1]! <= t) nb--;
   return nb;
 }
 
@@ -182,11 +182,11 @@ export function lstmLayer(args: LayerArgs): void {
         const g = b * GH;
         const cb = b * H;
         for (let j = 0; j < H; j++) {
-          const ig = sigmoid(gates[g + j]);
-          const fg = sigmoid(gates[g + H + j]);
-          const gg = Math.tanh(gates[g + 2 * H + j]);
-          const og = sigmoid(gates[g + 3 * H + j]);
-          const cv = Math.fround(fg * c[cb + j] + ig * gg);
+          const ig = sigmoid(gates[g + j]!);
+          const fg = sigmoid(gates[g + H + j]!);
+          const gg = Math.tanh(gates[g + 2 * H + j]!);
+          const og = sigmoid(gates[g + 3 * H + j]!);
+          const cv = Math.fround(fg * c[cb + j]! + ig * gg);
           c[cb + j] = cv;
           hFull[cb + j] = og * Math.tanh(cv);
         }
@@ -211,10 +211,10 @@ export function gruLayer(args: LayerArgs): void {
         const g = b * GH;
         const hb = b * H;
         for (let j = 0; j < H; j++) {
-          const r = sigmoid(gx[x + j] + gates[g + j]);
-          const z = sigmoid(gx[x + H + j] + gates[g + H + j]);
-          const n = Math.tanh(gx[x + 2 * H + j] + r * (gates[g + 2 * H + j] + bHn[j]));
-          h[hb + j] = (1 - z) * n + z * h[hb + j];
+          const r = sigmoid(gx[x + j]! + gates[g + j]!);
+          const z = sigmoid(gx[x + H + j]! + gates[g + H + j]!);
+          const n = Math.tanh(gx[x + 2 * H + j]! + r * (gates[g + 2 * H + j]! + bHn[j]!));
+          h[hb + j] = (1 - z) * n + z * h[hb + j]!;
         }
       }
     }
@@ -232,7 +232,7 @@ export function rnnLayer(args: LayerArgs): void {
     if (nb > 0) {
       gates.set(gx.subarray(t * B * GH, (t * B + nb) * GH));
       gemm(nb, H, H, h, 0, H, w.wHhT, 0, H, gates, 0, H, true);
-      for (let i = 0; i < nb * H; i++) h[i] = useRelu ? relu(gates[i]) : Math.tanh(gates[i]);
+      for (let i = 0; i < nb * H; i++) h[i] = useRelu ? relu(gates[i]!) : Math.tanh(gates[i]!);
     }
     writeOutput(args, t, B, nb, H, h);
   }
