@@ -1,0 +1,15 @@
+// Public entry point of @recur/nn-recurrent. Importing it registers the js backend (always
+// available), so a forward pass works with no further set-up; `ready()` may pick a faster one.
+
+import { registerBackend } from '@recur/core-tensor';
+import { jsBackend } from '@recur/kernels-js';
+
+registerBackend(jsBackend);
+
+export { GRUCell, LSTMCell, RNNCell } from './cells.js';
+export { GRU, LSTM, RNN } from './layers.js';
+export { RecurrentModule } from './module.js';
+export type { LoadStateDictOptions, LoadStateDictResult, StateDict } from './module.js';
+export type { CellOptions, Nonlinearity, RecurrentOptions } from './options.js';
+export { SafetensorsError, loadSafetensors, readSafetensors, saveSafetensors } from './safetensors.js';
+export type { SafetensorsFile } from './safetensors.js';

@@ -1,0 +1,184 @@
+// Constructor arguments of the modules: PyTorch's positional form or an options object, with
+// PyTorch's defaults and PyTorch's checks (messages name the module, the option and both values).
+
+export type Nonlinearity = 'tanh' | 'relu';
+
+/** Options of `RNN`, `LSTM` and `GRU`; each takes the subset PyTorch's constructor takes. */
+export interface RecurrentOptions {
+  inputSize: number;
+  hiddenSize: number;
+  /** Stacked layers; default 1. */
+  numLayers?: number;
+  /** `RNN` only: 'tanh' (default) or 'relu'. */
+  nonlinearity?: Nonlinearity;
+  /** Learn `bias_ih` and `bias_hh`; default true. */
+  bias?: boolean;
+  /** Input and output as `[B, T, F]` instead of `[T, B, F]`; never applies to `h`/`c`. Default false. */
+  batchFirst?: boolean;
+  /** Dropout on the outputs of each layer but the last, in training mode only; default 0. */
+  dropout?: number;
+  /** Run a reverse direction too and concatenate (forward then reverse); default false. */
+  bidirectional?: boolean;
+  /** `LSTM` only: project `h` to this size (`weight_hr`); default 0 (no projection). */
+  projSize?: number;
+  /** Seed for the default initialisation and the dropout masks; random when omitted. */
+  seed?: number;
+}
+
+/** Options of `RNNCell`, `LSTMCell` and `GRUCell`. */
+export interface CellOptions {
+  inputSize: number;
+  hiddenSize: number;
+  bias?: boolean;
+  /** `RNNCell` only. */
+  nonlinearity?: Nonlinearity;
+  seed?: number;
+}
+
+export type RecurrentArgs =
+  | [options: RecurrentOptions]
+  | [inputSize: number, hiddenSize: number, options?: Partial<RecurrentOptions>]
+  | [inputSize: number, hiddenSize: number, numLayers: number, options?: Partial<RecurrentOptions>];
+
+export type CellArgs =
+  | [options: CellOptions]
+  | [inputSize: number, hiddenSize: number, options?: Partial<CellOptions>];
+
+export interface ResolvedRecurrentOptions {
+  inputSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  nonlinearity: Nonlinearity;
+  bias: boolean;
+  batchFirst: boolean;
+  dropout: number;
+  bidirectional: boolean;
+  projSize: number;
+  seed: number | undefined;
+}
+
+type Kind = 'RNN' | 'LSTM' | 'GRU' | 'RNNCell' | 'LSTMCell' | 'GRUCell';
+
+function merge<T extends object>(kind: Kind, args: unknown[]): Partial<T> {
+  const [a, b, c, d] = args;
+  if (typeof a === 'object' && a !== null) {
+    if (args.length > 1) throw new TypeError(`${kind}: an options object must be the only argument, got ${args.length} arguments`);
+    return { ...(a as T) };
+  }
+  if (typeof a !== 'number' || typeof b !== 'number') {
+    throw new TypeError(
+      `${kind}: expected (inputSize, hiddenSize, ...) or an options object, got (${args.map(describeArg).join(', ')})`,
+    );
+  }
+  const opts = (typeof c === 'object' && c !== null ? c : d) ?? {};
+  if (typeof opts !== 'object') throw new TypeError(`${kind}: expected an options object, got ${describeArg(opts)}`);
+  const merged: Record<string, unknown> = { ...(opts as object), inputSize: a, hiddenSize: b };
+  if (typeof c === 'number') merged.numLayers = c;
+  else if (c !== undefined && (typeof c !== 'object' || c === null)) {
+    throw new TypeError(`${kind}: expected numLayers as a number or an options object, got ${describeArg(c)}`);
+  }
+  return merged as Partial<T>;
+}
+
+function describeArg(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}
+
+function positiveInt(kind: Kind, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    throw new RangeError(`${kind}: ${name} must be an integer greater than zero, got ${describeArg(v)}`);
+  }
+  return v;
+}
+
+function bool(kind: Kind, name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new TypeError(`${kind}: ${name} must be a boolean, got ${describeArg(v)}`);
+  return v;
+}
+
+function nonlinearity(kind: Kind, v: unknown): Nonlinearity {
+  if (v === undefined) return 'tanh';
+  if (v !== 'tanh' && v !== 'relu') {
+    throw new RangeError(`${kind}: unknown nonlinearity '${String(v)}'; select from 'tanh' or 'relu'`);
+  }
+  return v;
+}
+
+function seed(kind: Kind, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${kind}: seed must be a finite number, got ${describeArg(v)}`);
+  return v;
+}
+
+const RECURRENT_KEYS = new Set([
+  'inputSize', 'hiddenSize', 'numLayers', 'nonlinearity', 'bias', 'batchFirst', 'dropout', 'bidirectional', 'projSize', 'seed',
+]);
+const CELL_KEYS = new Set(['inputSize', 'hiddenSize', 'bias', 'nonlinearity', 'seed']);
+
+function rejectUnknown(kind: Kind, opts: object, allowed: Set<string>): void {
+  for (const key of Object.keys(opts)) {
+    if (!allowed.has(key)) {
+      throw new TypeError(`${kind}: unknown option '${key}'; expected one of ${[...allowed].join(', ')}`);
+    }
+  }
+}
+
+export function resolveRecurrentOptions(kind: 'RNN' | 'LSTM' | 'GRU', args: unknown[]): ResolvedRecurrentOptions {
+  const o = merge<RecurrentOptions>(kind, args);
+  rejectUnknown(kind, o, RECURRENT_KEYS);
+  if (kind !== 'RNN' && o.nonlinearity !== undefined) {
+    throw new TypeError(`${kind}: nonlinearity is an option of RNN only, got '${String(o.nonlinearity)}'`);
+  }
+  const inputSize = positiveInt(kind, 'inputSize', o.inputSize);
+  const hiddenSize = positiveInt(kind, 'hiddenSize', o.hiddenSize);
+  const numLayers = positiveInt(kind, 'numLayers', o.numLayers ?? 1);
+  const dropout = o.dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout <= 1)) {
+    throw new RangeError(
+      `${kind}: dropout should be a number in range [0, 1] representing the probability of an element being zeroed, got ${describeArg(dropout)}`,
+    );
+  }
+  const projSize = o.projSize ?? 0;
+  if (typeof projSize !== 'number' || !Number.isInteger(projSize) || projSize < 0) {
+    throw new RangeError(`${kind}: projSize should be a positive integer or zero to disable projections, got ${describeArg(projSize)}`);
+  }
+  if (projSize > 0 && kind !== 'LSTM') {
+    throw new RangeError(`${kind}: projSize is only supported for LSTM, not RNN or GRU (got projSize ${projSize})`);
+  }
+  if (projSize >= hiddenSize && projSize > 0) {
+    throw new RangeError(`${kind}: projSize has to be smaller than hiddenSize, got projSize ${projSize} and hiddenSize ${hiddenSize}`);
+  }
+  return {
+    inputSize,
+    hiddenSize,
+    numLayers,
+    nonlinearity: nonlinearity(kind, o.nonlinearity),
+    bias: bool(kind, 'bias', o.bias, true),
+    batchFirst: bool(kind, 'batchFirst', o.batchFirst, false),
+    dropout,
+    bidirectional: bool(kind, 'bidirectional', o.bidirectional, false),
+    projSize,
+    seed: seed(kind, o.seed),
+  };
+}
+
+export function resolveCellOptions(
+  kind: 'RNNCell' | 'LSTMCell' | 'GRUCell',
+  args: unknown[],
+): { inputSize: number; hiddenSize: number; bias: boolean; nonlinearity: Nonlinearity; seed: number | undefined } {
+  const o = merge<CellOptions>(kind, args);
+  rejectUnknown(kind, o, CELL_KEYS);
+  if (kind !== 'RNNCell' && o.nonlinearity !== undefined) {
+    throw new TypeError(`${kind}: nonlinearity is an option of RNNCell only, got '${String(o.nonlinearity)}'`);
+  }
+  return {
+    inputSize: positiveInt(kind, 'inputSize', o.inputSize),
+    hiddenSize: positiveInt(kind, 'hiddenSize', o.hiddenSize),
+    bias: bool(kind, 'bias', o.bias, true),
+    nonlinearity: nonlinearity(kind, o.nonlinearity),
+    seed: seed(kind, o.seed),
+  };
+}
