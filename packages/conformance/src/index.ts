@@ -2,5 +2,5 @@
 
 export { ATOL, RTOL, compareClose } from './allclose.js';
 export type { CloseReport } from './allclose.js';
-export { describeKernelConformance, randomWeights, runFused } from './kernels.js';
+export { batchSizesOf, describeKernelConformance, randomWeights, runFused } from './kernels.js';
 export { referenceLayer } from './reference.js';

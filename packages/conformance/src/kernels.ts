@@ -47,7 +47,16 @@ export function randomWeights(
   };
 }
 
-/** Runs one direction of a layer through the backend's fused kernel. */
+/** Per-step active counts of sequences with these (non-increasing) lengths, as PyTorch packs them. */
+export function batchSizesOf(lengths: number[]): Int32Array {
+  const T = lengths[0] ?? 0;
+  return Int32Array.from({ length: T }, (_, t) => lengths.filter((len) => len > t).length);
+}
+
+/**
+ * Runs one direction of a layer through the backend's fused kernel. With `lengths`, the padded
+ * `[T, B, I]` input is packed first and the packed output is padded back with zeros.
+ */
 export function runFused(
   be: Backend,
   w: RecurrentWeights,
@@ -57,15 +66,22 @@ export function runFused(
   opts: { h0?: Float32Array | null; c0?: Float32Array | null; reverse?: boolean; lengths?: number[] | null } = {},
 ): { out: Float32Array; hN: Float32Array; cN: Float32Array | null } {
   const P = w.projSize > 0 ? w.projSize : w.hiddenSize;
+  const I = w.inputSize;
+  const sizes = opts.lengths ? batchSizesOf(opts.lengths) : null;
+  // Packed rows (t, b) for b < sizes[t], in time order; the padded layout has every (t, b).
+  const rowsOf: Array<[number, number]> = [];
+  for (let t = 0; t < T; t++) for (let b = 0; b < (sizes ? (sizes[t] ?? 0) : B); b++) rowsOf.push([t, b]);
+  const xIn = new Float32Array(rowsOf.length * I);
+  rowsOf.forEach(([t, b], r) => xIn.set(x.subarray((t * B + b) * I, (t * B + b + 1) * I), r * I));
   const prepared = be.prepareWeights(w);
   // Write into the second half of a two-direction buffer, as a bidirectional layer does.
-  const wide = new Float32Array(T * B * 2 * P).fill(Number.NaN);
+  const wide = new Float32Array(rowsOf.length * 2 * P).fill(Number.NaN);
   const hN = new Float32Array(B * P);
   const cN = w.mode === 'lstm' ? new Float32Array(B * w.hiddenSize) : null;
   const args = {
     weights: prepared,
-    x,
-    seqLen: T,
+    x: xIn,
+    seqLen: sizes ? sizes.length : T,
     batch: B,
     h0: opts.h0 ?? null,
     c0: opts.c0 ?? null,
@@ -75,19 +91,19 @@ export function runFused(
     hN,
     cN,
     reverse: opts.reverse ?? false,
-    lengths: opts.lengths ? Int32Array.from(opts.lengths) : null,
+    batchSizes: sizes,
   };
   if (w.mode === 'lstm') be.lstmLayer(args);
   else if (w.mode === 'gru') be.gruLayer(args);
   else be.rnnLayer(args);
   prepared.dispose();
   const out = new Float32Array(T * B * P);
-  for (let r = 0; r < T * B; r++) {
-    out.set(wide.subarray(r * 2 * P + P, r * 2 * P + 2 * P), r * P);
+  rowsOf.forEach(([t, b], r) => {
+    out.set(wide.subarray(r * 2 * P + P, r * 2 * P + 2 * P), (t * B + b) * P);
     for (let j = 0; j < P; j++) {
       if (!Number.isNaN(wide[r * 2 * P + j]!)) throw new Error(`kernel wrote outside its half of the output at row ${r}`);
     }
-  }
+  });
   return { out, hN, cN };
 }
 
@@ -222,12 +238,38 @@ export function describeKernelConformance(label: string, getBackend: () => Backe
         }
       });
 
-      it('rejects lengths that are not non-increasing or out of range', () => {
+      it('rejects batch sizes that are not non-increasing or do not start at the batch', () => {
         const be = getBackend();
-        const w = randomWeights(new Generator(1), 'gru', 2, 3);
-        const x = new Float32Array(4 * 2 * 2);
-        expect(() => runFused(be, w, x, 4, 2, { lengths: [2, 3] })).toThrow(/non-increasing/);
-        expect(() => runFused(be, w, x, 4, 2, { lengths: [5, 3] })).toThrow(/non-increasing/);
+        const w = be.prepareWeights(randomWeights(new Generator(1), 'gru', 2, 3));
+        const call = (sizes: number[]) => () =>
+          be.gruLayer({
+            weights: w,
+            x: new Float32Array(sizes.reduce((a, b) => a + b, 0) * 2),
+            seqLen: sizes.length,
+            batch: 2,
+            h0: null,
+            out: new Float32Array(64),
+            outOffset: 0,
+            outStride: 3,
+            hN: new Float32Array(6),
+            batchSizes: Int32Array.from(sizes),
+          });
+        expect(call([1, 2])).toThrow(/non-increasing/);
+        expect(call([2, 0])).toThrow(/non-increasing/);
+        expect(call([1, 1])).toThrow(/starting at 2/);
+        expect(call([2, 2, 1])).not.toThrow();
+        w.dispose();
+      });
+
+      it('packed steps with a batch of one match the padded layout', () => {
+        const be = getBackend();
+        const g = new Generator(21);
+        const w = randomWeights(g, 'lstm', 3, 5, 2);
+        const x = randomArray(g, 6 * 1 * 3);
+        const padded = runFused(be, w, x, 6, 1);
+        const packed = runFused(be, w, x, 6, 1, { lengths: [6] });
+        expect(packed.out).toBeAllclose(padded.out, { atol: 0, rtol: 0 });
+        expect(packed.hN).toBeAllclose(padded.hN, { atol: 0, rtol: 0 });
       });
     });
   });

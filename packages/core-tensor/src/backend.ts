@@ -52,13 +52,18 @@ export interface PreparedWeights {
 /**
  * Arguments of a fused layer kernel: one direction of one layer over a whole sequence.
  *
- * Layout: `x` is time-major `[T, B, inputSize]`, contiguous. Output step `t`, batch `b`, unit `j`
- * goes to `out[(t * B + b) * outStride + outOffset + j]`, so both directions of a bidirectional
- * layer write straight into one `[T, B, 2 * outputSize]` buffer.
+ * Padded layout (no `batchSizes`): `x` is time-major `[T, B, inputSize]`, contiguous, and output
+ * step `t`, batch `b`, unit `j` goes to `out[(t * B + b) * outStride + outOffset + j]`, so both
+ * directions of a bidirectional layer write straight into one `[T, B, 2 * outputSize]` buffer.
  *
- * With `lengths` (one per batch entry, non-increasing, each in [1, T]) sequence `b` runs only over
- * its first `lengths[b]` steps, in reverse from step `lengths[b] - 1` when `reverse`; its padded
- * output rows are written as zeros and `hN`/`cN` hold its state after its own last step.
+ * Packed layout (with `batchSizes`, PyTorch's PackedSequence): step `t` has `batchSizes[t]` rows
+ * (non-increasing, `batchSizes[0] = B`), stored one step after another, so `x` is
+ * `[sum(batchSizes), inputSize]` and row `r` of the output goes to `out[r * outStride + outOffset]`.
+ * Sequence `b` then runs only over the steps where `b < batchSizes[t]`; in reverse it starts at its
+ * own last step. `hN`/`cN` hold each sequence's state after its own last step. No work is spent on
+ * padding.
+ *
+ * `h0` may be the same array as `hN` (and `c0` as `cN`) to update a state in place.
  */
 export interface LayerArgs {
   weights: PreparedWeights;
@@ -77,7 +82,8 @@ export interface LayerArgs {
   /** `[B, hiddenSize]`, receives the final cell state (LSTM only). */
   cN?: Float32Array | null;
   reverse?: boolean;
-  lengths?: Int32Array | null;
+  /** Rows per time step for packed input (length `seqLen`); null or absent for padded input. */
+  batchSizes?: Int32Array | null;
 }
 
 /** Elementwise functions a backend provides as primitives. */

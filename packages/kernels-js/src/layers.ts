@@ -1,6 +1,7 @@
-// Fused whole-layer recurrent kernels. One GEMM projects the inputs of all T*B rows at once, then each
-// step runs one recurrent GEMM over the active batch prefix and applies the gates in place, writing
-// straight into the caller's output buffer. The time loop allocates nothing.
+// Fused whole-layer recurrent kernels. One GEMM projects the inputs of every row at once, then each
+// step runs one recurrent GEMM over the active rows and applies the gates in place, writing straight
+// into the caller's output buffer. Scratch buffers live on the prepared weights, so a call in steady
+// state (e.g. streaming one frame at a time) allocates nothing.
 
 import {
   type LayerArgs,
@@ -13,14 +14,15 @@ import {
 import { relu, sigmoid } from './activations.js';
 import { gemm } from './gemm.js';
 
-/** Weights transposed to `[K, N]` for the GEMM, with biases pre-summed, plus a reusable workspace. */
+/** Weights transposed to `[K, N]` for the GEMM, with biases pre-summed, plus reusable scratch. */
 export class JsPreparedWeights implements PreparedWeights {
   readonly backend = 'js';
   readonly mode: RecurrentMode;
   readonly inputSize: number;
   readonly hiddenSize: number;
   readonly outputSize: number;
-  readonly gates: number;
+  /** Gate blocks stacked in the weights: 4 (LSTM), 3 (GRU) or 1 (RNN). */
+  readonly gateCount: number;
   /** `[inputSize, G*H]` */
   wIhT: Float32Array;
   /** `[outputSize, G*H]` */
@@ -28,10 +30,15 @@ export class JsPreparedWeights implements PreparedWeights {
   /** `[G*H]`: b_ih + b_hh, except GRU's n block which holds b_in only. */
   bias: Float32Array;
   /** GRU only: `[H]` b_hn, applied inside `r * (W_hn h + b_hn)`. */
-  bHn: Float32Array | null;
+  bHn: Float32Array;
   /** `[H, P]` projection, or null. */
   wHrT: Float32Array | null;
-  private workspace = new Float32Array(0);
+  /** `[rows, G*H]` input projections of the current call. */
+  gx = new Float32Array(0);
+  /** `[B, G*H]` recurrent gate pre-activations of one step. */
+  gates = new Float32Array(0);
+  /** `[B, H]` LSTM output before the projection. */
+  hFull = new Float32Array(0);
 
   constructor(w: RecurrentWeights) {
     const G = gateCount(w.mode);
@@ -41,31 +48,38 @@ export class JsPreparedWeights implements PreparedWeights {
     this.inputSize = w.inputSize;
     this.hiddenSize = H;
     this.outputSize = P;
-    this.gates = G;
+    this.gateCount = G;
     this.wIhT = transpose2d(w.weightIh, G * H, w.inputSize);
     this.wHhT = transpose2d(w.weightHh, G * H, P);
     this.bias = new Float32Array(G * H);
-    this.bHn = w.mode === 'gru' ? new Float32Array(H) : null;
-    const sumUpTo = w.mode === 'gru' ? 2 * H : G * H;
+    this.bHn = new Float32Array(w.mode === 'gru' ? H : 0);
+    const summed = w.mode === 'gru' ? 2 * H : G * H;
     for (let j = 0; j < G * H; j++) {
       const bi = w.biasIh ? w.biasIh[j]! : 0;
       const bh = w.biasHh ? w.biasHh[j]! : 0;
-      this.bias[j] = j < sumUpTo ? bi + bh : bi;
-      if (j >= sumUpTo && this.bHn) this.bHn[j - sumUpTo] = bh;
+      if (j < summed) this.bias[j] = bi + bh;
+      else {
+        this.bias[j] = bi;
+        this.bHn[j - summed] = bh;
+      }
     }
     this.wHrT = w.projSize > 0 && w.weightHr ? transpose2d(w.weightHr, P, H) : null;
   }
 
-  /** A scratch buffer of at least `size` floats, kept across calls. */
-  scratch(size: number): Float32Array {
-    if (this.workspace.length < size) this.workspace = new Float32Array(size);
-    return this.workspace;
+  /** Grows the scratch buffers to fit `rows` input rows and a batch of `batch` (never shrinks). */
+  reserve(rows: number, batch: number): void {
+    const GH = this.gateCount * this.hiddenSize;
+    if (this.gx.length < rows * GH) this.gx = new Float32Array(rows * GH);
+    if (this.gates.length < batch * GH) this.gates = new Float32Array(batch * GH);
+    if (this.wHrT && this.hFull.length < batch * this.hiddenSize) this.hFull = new Float32Array(batch * this.hiddenSize);
   }
 
   dispose(): void {
     this.wIhT = new Float32Array(0);
     this.wHhT = new Float32Array(0);
-    this.workspace = new Float32Array(0);
+    this.gx = new Float32Array(0);
+    this.gates = new Float32Array(0);
+    this.hFull = new Float32Array(0);
   }
 }
 
@@ -77,52 +91,39 @@ export function transpose2d(src: Float32Array, rows: number, cols: number): Floa
   return out;
 }
 
-interface Prepared {
-  w: JsPreparedWeights;
-  T: number;
-  B: number;
-  GH: number;
-  /** `[T*B, G*H]` input projections with bias. */
-  gx: Float32Array;
-  /** `[B, G*H]` per-step gate buffer. */
-  gates: Float32Array;
-  h: Float32Array;
-}
-
-/** Validates the arguments, allocates the per-call buffers and runs the input projection GEMM. */
-function setUp(args: LayerArgs, expected: RecurrentMode | 'rnn', where: string): Prepared {
+/**
+ * Validates the arguments, sizes the scratch buffers, projects every input row (with bias) into
+ * `w.gx` and loads `h0` into `hN`. Returns the weights, known to be the js backend's.
+ */
+function setUp(args: LayerArgs, where: string, modeOk: (m: RecurrentMode) => boolean): JsPreparedWeights {
   const w = args.weights;
   if (!(w instanceof JsPreparedWeights)) {
     throw new ShapeError(`${where}: weights were prepared by backend '${w?.backend}', expected 'js'`);
   }
-  if (expected === 'rnn' ? w.mode !== 'rnn_tanh' && w.mode !== 'rnn_relu' : w.mode !== expected) {
-    throw new ShapeError(`${where}: weights are for mode '${w.mode}', expected ${expected}`);
-  }
+  if (!modeOk(w.mode)) throw new ShapeError(`${where}: weights are for mode '${w.mode}'`);
   const T = args.seqLen;
   const B = args.batch;
   const I = w.inputSize;
   const P = w.outputSize;
-  const GH = w.gates * w.hiddenSize;
-  expectLength(where, 'x', args.x, T * B * I);
+  const GH = w.gateCount * w.hiddenSize;
+  const rows = args.batchSizes ? checkBatchSizes(where, args.batchSizes, T, B) : T * B;
+  expectLength(where, 'x', args.x, rows * I);
   if (args.h0) expectLength(where, 'h0', args.h0, B * P);
   expectLength(where, 'hN', args.hN, B * P);
-  if (args.out.length < ((T - 1) * B + B - 1) * args.outStride + args.outOffset + P && T * B > 0) {
-    throw new ShapeError(`${where}: out has ${args.out.length} values, too few for [${T},${B}] rows of stride ${args.outStride}`);
+  if (rows > 0 && args.out.length < (rows - 1) * args.outStride + args.outOffset + P) {
+    throw new ShapeError(`${where}: out has ${args.out.length} values, too few for ${rows} rows of stride ${args.outStride}`);
   }
-  if (args.lengths) checkLengths(where, args.lengths, T, B);
-  const hiddenExtra = w.wHrT ? B * w.hiddenSize : 0;
-  const ws = w.scratch(T * B * GH + B * GH + hiddenExtra);
-  const gx = ws.subarray(0, T * B * GH);
-  const gates = ws.subarray(T * B * GH, T * B * GH + B * GH);
-  gemm(T * B, GH, I, args.x, 0, I, w.wIhT, 0, GH, gx, 0, GH, false);
+  w.reserve(rows, B);
+  const gx = w.gx;
+  gemm(rows, GH, I, args.x, 0, I, w.wIhT, 0, GH, gx, 0, GH, false);
   const bias = w.bias;
-  for (let r = 0, o = 0; r < T * B; r++) {
+  for (let r = 0, o = 0; r < rows; r++) {
     for (let j = 0; j < GH; j++, o++) gx[o]! += bias[j]!;
   }
-  const h = args.hN;
-  if (args.h0) h.set(args.h0);
-  else h.fill(0);
-  return { w, T, B, GH, gx, gates, h };
+  if (args.h0) {
+    if (args.h0 !== args.hN) args.hN.set(args.h0);
+  } else args.hN.fill(0);
+  return w;
 }
 
 function expectLength(where: string, name: string, a: Float32Array | null | undefined, n: number): void {
@@ -131,109 +132,152 @@ function expectLength(where: string, name: string, a: Float32Array | null | unde
   }
 }
 
-function checkLengths(where: string, lengths: Int32Array, T: number, B: number): void {
-  if (lengths.length !== B) throw new ShapeError(`${where}: expected ${B} lengths, got ${lengths.length}`);
-  for (let b = 0; b < B; b++) {
-    const len = lengths[b]!;
-    if (len < 1 || len > T || (b > 0 && len > lengths[b - 1]!)) {
-      throw new ShapeError(
-        `${where}: lengths must be non-increasing and within [1, ${T}], got [${Array.from(lengths).join(',')}]`,
-      );
-    }
+/** Checks packed batch sizes (non-increasing, first = B) and returns their sum. */
+function checkBatchSizes(where: string, sizes: Int32Array, T: number, B: number): number {
+  let rows = 0;
+  let ok = sizes.length === T && (T === 0 || sizes[0] === B);
+  for (let t = 0; t < sizes.length && ok; t++) {
+    const n = sizes[t]!;
+    if (n < 1 || (t > 0 && n > sizes[t - 1]!)) ok = false;
+    rows += n;
+  }
+  if (!ok) {
+    throw new ShapeError(
+      `${where}: batchSizes must hold ${T} non-increasing counts in [1, ${B}] starting at ${B}, got [${Array.from(sizes).join(',')}]`,
+    );
+  }
+  return rows;
+}
+
+/** Row offsets and counts of step t, for the padded or packed layout. */
+interface StepCursor {
+  /** First input/output row of step t. */
+  row: number;
+  /** Active rows at step t. */
+  n: number;
+}
+
+/** Positions the cursor on step s of the iteration (s-th step in time order, reversed if asked). */
+function stepAt(args: LayerArgs, s: number, cursor: StepCursor, rowsTotal: number): void {
+  const T = args.seqLen;
+  const sizes = args.batchSizes;
+  const t = args.reverse ? T - 1 - s : s;
+  if (!sizes) {
+    cursor.row = t * args.batch;
+    cursor.n = args.batch;
+  } else if (args.reverse) {
+    cursor.n = sizes[t]!;
+    cursor.row = s === 0 ? rowsTotal - cursor.n : cursor.row - cursor.n;
+  } else {
+    cursor.row = s === 0 ? 0 : cursor.row + cursor.n;
+    cursor.n = sizes[t]!;
   }
 }
 
-/** How many leading batch entries are active at time step t. */
-function activeCount(lengths: Int32Array | null | undefined, B: number, t: number): number {
-  if (!lengths) return B;
-  let nb = B;
-  while (nb > 0 && lengths[nb - 1]! <= t) nb--;
-  return nb;
+function totalRows(args: LayerArgs): number {
+  const sizes = args.batchSizes;
+  if (!sizes) return args.seqLen * args.batch;
+  let rows = 0;
+  for (let t = 0; t < sizes.length; t++) rows += sizes[t]!;
+  return rows;
 }
 
-function writeOutput(args: LayerArgs, t: number, B: number, nb: number, P: number, h: Float32Array): void {
+function writeRows(args: LayerArgs, row: number, n: number, P: number, h: Float32Array): void {
   const { out, outStride, outOffset } = args;
-  for (let b = 0; b < B; b++) {
-    const o = (t * B + b) * outStride + outOffset;
-    if (b < nb) out.set(h.subarray(b * P, b * P + P), o);
-    else out.fill(0, o, o + P);
+  for (let b = 0; b < n; b++) {
+    const o = (row + b) * outStride + outOffset;
+    const src = b * P;
+    for (let j = 0; j < P; j++) out[o + j] = h[src + j]!;
   }
 }
+
+const cursorLstm: StepCursor = { row: 0, n: 0 };
 
 export function lstmLayer(args: LayerArgs): void {
-  const { w, T, B, GH, gx, gates, h } = setUp(args, 'lstm', 'lstmLayer');
+  const w = setUp(args, 'lstmLayer', (m) => m === 'lstm');
   const H = w.hiddenSize;
   const P = w.outputSize;
+  const GH = 4 * H;
   const c = args.cN;
-  expectLength('lstmLayer', 'cN', c, B * H);
+  expectLength('lstmLayer', 'cN', c, args.batch * H);
   if (!c) return;
   if (args.c0) {
-    expectLength('lstmLayer', 'c0', args.c0, B * H);
-    c.set(args.c0);
+    expectLength('lstmLayer', 'c0', args.c0, args.batch * H);
+    if (args.c0 !== c) c.set(args.c0);
   } else c.fill(0);
-  const hFull = w.wHrT ? w.scratch(T * B * GH + B * GH + B * H).subarray(T * B * GH + B * GH) : h;
-  for (let s = 0; s < T; s++) {
-    const t = args.reverse ? T - 1 - s : s;
-    const nb = activeCount(args.lengths, B, t);
-    if (nb > 0) {
-      gates.set(gx.subarray(t * B * GH, (t * B + nb) * GH));
-      gemm(nb, GH, P, h, 0, P, w.wHhT, 0, GH, gates, 0, GH, true);
-      for (let b = 0; b < nb; b++) {
-        const g = b * GH;
-        const cb = b * H;
-        for (let j = 0; j < H; j++) {
-          const ig = sigmoid(gates[g + j]!);
-          const fg = sigmoid(gates[g + H + j]!);
-          const gg = Math.tanh(gates[g + 2 * H + j]!);
-          const og = sigmoid(gates[g + 3 * H + j]!);
-          const cv = Math.fround(fg * c[cb + j]! + ig * gg);
-          c[cb + j] = cv;
-          hFull[cb + j] = og * Math.tanh(cv);
-        }
+  const { gx, gates } = w;
+  const h = args.hN;
+  const hFull = w.wHrT ? w.hFull : h;
+  const rows = totalRows(args);
+  const cur = cursorLstm;
+  for (let s = 0; s < args.seqLen; s++) {
+    stepAt(args, s, cur, rows);
+    const nb = cur.n;
+    for (let i = 0, src = cur.row * GH; i < nb * GH; i++, src++) gates[i] = gx[src]!;
+    gemm(nb, GH, P, h, 0, P, w.wHhT, 0, GH, gates, 0, GH, true);
+    for (let b = 0; b < nb; b++) {
+      const g = b * GH;
+      const cb = b * H;
+      for (let j = 0; j < H; j++) {
+        const ig = sigmoid(gates[g + j]!);
+        const fg = sigmoid(gates[g + H + j]!);
+        const gg = Math.tanh(gates[g + 2 * H + j]!);
+        const og = sigmoid(gates[g + 3 * H + j]!);
+        const cv = Math.fround(fg * c[cb + j]! + ig * gg);
+        c[cb + j] = cv;
+        hFull[cb + j] = og * Math.tanh(cv);
       }
-      if (w.wHrT) gemm(nb, P, H, hFull, 0, H, w.wHrT, 0, P, h, 0, P, false);
     }
-    writeOutput(args, t, B, nb, P, h);
+    if (w.wHrT) gemm(nb, P, H, hFull, 0, H, w.wHrT, 0, P, h, 0, P, false);
+    writeRows(args, cur.row, nb, P, h);
   }
 }
+
+const cursorGru: StepCursor = { row: 0, n: 0 };
 
 export function gruLayer(args: LayerArgs): void {
-  const { w, T, B, GH, gx, gates, h } = setUp(args, 'gru', 'gruLayer');
+  const w = setUp(args, 'gruLayer', (m) => m === 'gru');
   const H = w.hiddenSize;
-  const bHn = w.bHn!;
-  for (let s = 0; s < T; s++) {
-    const t = args.reverse ? T - 1 - s : s;
-    const nb = activeCount(args.lengths, B, t);
-    if (nb > 0) {
-      gemm(nb, GH, H, h, 0, H, w.wHhT, 0, GH, gates, 0, GH, false);
-      for (let b = 0; b < nb; b++) {
-        const x = (t * B + b) * GH;
-        const g = b * GH;
-        const hb = b * H;
-        for (let j = 0; j < H; j++) {
-          const r = sigmoid(gx[x + j]! + gates[g + j]!);
-          const z = sigmoid(gx[x + H + j]! + gates[g + H + j]!);
-          const n = Math.tanh(gx[x + 2 * H + j]! + r * (gates[g + 2 * H + j]! + bHn[j]!));
-          h[hb + j] = (1 - z) * n + z * h[hb + j]!;
-        }
+  const GH = 3 * H;
+  const { gx, gates, bHn } = w;
+  const h = args.hN;
+  const rows = totalRows(args);
+  const cur = cursorGru;
+  for (let s = 0; s < args.seqLen; s++) {
+    stepAt(args, s, cur, rows);
+    const nb = cur.n;
+    gemm(nb, GH, H, h, 0, H, w.wHhT, 0, GH, gates, 0, GH, false);
+    for (let b = 0; b < nb; b++) {
+      const x = (cur.row + b) * GH;
+      const g = b * GH;
+      const hb = b * H;
+      for (let j = 0; j < H; j++) {
+        const r = sigmoid(gx[x + j]! + gates[g + j]!);
+        const z = sigmoid(gx[x + H + j]! + gates[g + H + j]!);
+        const n = Math.tanh(gx[x + 2 * H + j]! + r * (gates[g + 2 * H + j]! + bHn[j]!));
+        h[hb + j] = (1 - z) * n + z * h[hb + j]!;
       }
     }
-    writeOutput(args, t, B, nb, H, h);
+    writeRows(args, cur.row, nb, H, h);
   }
 }
 
+const cursorRnn: StepCursor = { row: 0, n: 0 };
+
 export function rnnLayer(args: LayerArgs): void {
-  const { w, T, B, GH, gx, gates, h } = setUp(args, 'rnn', 'rnnLayer');
+  const w = setUp(args, 'rnnLayer', (m) => m === 'rnn_tanh' || m === 'rnn_relu');
   const H = w.hiddenSize;
+  const { gx, gates } = w;
+  const h = args.hN;
   const useRelu = w.mode === 'rnn_relu';
-  for (let s = 0; s < T; s++) {
-    const t = args.reverse ? T - 1 - s : s;
-    const nb = activeCount(args.lengths, B, t);
-    if (nb > 0) {
-      gates.set(gx.subarray(t * B * GH, (t * B + nb) * GH));
-      gemm(nb, H, H, h, 0, H, w.wHhT, 0, H, gates, 0, H, true);
-      for (let i = 0; i < nb * H; i++) h[i] = useRelu ? relu(gates[i]!) : Math.tanh(gates[i]!);
-    }
-    writeOutput(args, t, B, nb, H, h);
+  const rows = totalRows(args);
+  const cur = cursorRnn;
+  for (let s = 0; s < args.seqLen; s++) {
+    stepAt(args, s, cur, rows);
+    const nb = cur.n;
+    for (let i = 0, src = cur.row * H; i < nb * H; i++, src++) gates[i] = gx[src]!;
+    gemm(nb, H, H, h, 0, H, w.wHhT, 0, H, gates, 0, H, true);
+    for (let i = 0; i < nb * H; i++) h[i] = useRelu ? relu(gates[i]!) : Math.tanh(gates[i]!);
+    writeRows(args, cur.row, nb, H, h);
   }
 }

@@ -103,6 +103,40 @@ def layer(name, cls, kwargs, shape, seed, h0=False, scale=1.0, note=""):
     emit(name, cls, kwargs, m, tensors, "module", note=note)
 
 
+def packed(name, cls, kwargs, shape, lengths, enforce_sorted, seed, h0=False):
+    """A module on a PackedSequence made from a padded input and lengths; outputs padded back."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(seed)
+    m = getattr(torch.nn, cls)(**kwargs).eval()
+    batch_first = kwargs.get("batch_first", False)
+    x = torch.randn(*shape)
+    D = 2 if kwargs.get("bidirectional") else 1
+    L = kwargs.get("num_layers", 1)
+    H = kwargs["hidden_size"]
+    P = kwargs.get("proj_size", 0) or H
+    B = shape[0] if batch_first else shape[1]
+    tensors = {"input": x, "lengths": torch.tensor(lengths, dtype=torch.float32)}
+    hx = None
+    if h0:
+        tensors["h0"] = torch.randn(L * D, B, P)
+        hx = tensors["h0"]
+        if cls == "LSTM":
+            tensors["c0"] = torch.randn(L * D, B, H)
+            hx = (tensors["h0"], tensors["c0"])
+    p = pack_padded_sequence(x, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=enforce_sorted)
+    with torch.no_grad():
+        out, state = m(p, hx)
+    padded, _ = pad_packed_sequence(out, batch_first=batch_first)
+    tensors["output"] = padded
+    tensors["batch_sizes"] = p.batch_sizes.to(torch.float32)
+    if cls == "LSTM":
+        tensors["h_n"], tensors["c_n"] = state
+    else:
+        tensors["h_n"] = state
+    emit(name, cls, kwargs, m, tensors, "packed", note=json.dumps({"enforceSorted": enforce_sorted}))
+
+
 def cell(name, cls, kwargs, steps, batch, seed, h0=False, unbatched=False, scale=1.0):
     """A cell stepped by hand over `steps` inputs; `output` stacks h after every step."""
     torch.manual_seed(seed)
@@ -188,6 +222,16 @@ def main():
         cell(f"{base}_no_bias", cls, dict(input_size=5, hidden_size=7, bias=False), 3, 2, seed + 200)
         cell(f"{base}_saturating", cls, dict(input_size=5, hidden_size=7), 3, 2, seed + 300, h0=True, scale=100.0)
     cell("rnncell_relu", "RNNCell", dict(input_size=5, hidden_size=7, nonlinearity="relu"), 4, 3, 50, h0=True)
+
+    # Packed sequences (torch.nn.utils.rnn).
+    packed("packed_lstm_sorted", "LSTM", dict(input_size=4, hidden_size=6, num_layers=2), (5, 3, 4), [5, 3, 2], True, 60)
+    packed("packed_lstm_unsorted_h0", "LSTM", dict(input_size=4, hidden_size=6, num_layers=2), (5, 4, 4), [2, 5, 1, 3], False, 61, h0=True)
+    packed("packed_lstm_bi_proj_h0", "LSTM", dict(input_size=4, hidden_size=6, num_layers=2, proj_size=3, bidirectional=True), (6, 4, 4), [3, 6, 6, 1], False, 62, h0=True)
+    packed("packed_gru_bi_unsorted", "GRU", dict(input_size=3, hidden_size=5, num_layers=2, bidirectional=True), (7, 5, 3), [4, 7, 2, 7, 1], False, 63)
+    packed("packed_gru_batch_first_h0", "GRU", dict(input_size=3, hidden_size=5, batch_first=True), (4, 6, 3), [6, 4, 4, 2], True, 64, h0=True)
+    packed("packed_rnn_relu_bi_h0", "RNN", dict(input_size=3, hidden_size=5, num_layers=2, nonlinearity="relu", bidirectional=True), (6, 3, 3), [1, 6, 4], False, 65, h0=True)
+    packed("packed_rnn_batch_first_unsorted", "RNN", dict(input_size=3, hidden_size=5, batch_first=True, bidirectional=True), (5, 8, 3), [8, 3, 8, 5, 2], False, 66)
+    packed("packed_lstm_full_lengths", "LSTM", dict(input_size=3, hidden_size=4, bidirectional=True), (5, 2, 3), [5, 5], True, 67)
 
     with open(os.path.join(OUT, "index.json"), "w") as f:
         json.dump({"torch": torch.__version__, "fixtures": written}, f, indent=1)

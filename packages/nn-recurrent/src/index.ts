@@ -11,5 +11,15 @@ export { GRU, LSTM, RNN } from './layers.js';
 export { RecurrentModule } from './module.js';
 export type { LoadStateDictOptions, LoadStateDictResult, StateDict } from './module.js';
 export type { CellOptions, Nonlinearity, RecurrentOptions } from './options.js';
+export {
+  PackedSequence,
+  packPaddedSequence,
+  packSequence,
+  padPackedSequence,
+  padSequence,
+  unpackSequence,
+  unpadSequence,
+} from './packed.js';
+export type { PackOptions, PadOptions } from './packed.js';
 export { SafetensorsError, loadSafetensors, readSafetensors, saveSafetensors } from './safetensors.js';
 export type { SafetensorsFile } from './safetensors.js';

@@ -2,6 +2,7 @@
 
 import type { Tensor } from '@recur/core-tensor';
 import type { RecurrentArgs } from './options.js';
+import type { PackedSequence } from './packed.js';
 import { RecurrentBase } from './recurrent.js';
 
 function describe(v: unknown): string {
@@ -12,17 +13,17 @@ function describe(v: unknown): string {
 /** Shared forward of the modules whose state is one tensor `h` (RNN and GRU). */
 abstract class SingleStateModule extends RecurrentBase {
   /**
-   * Runs the whole sequence. `x`: `[T, B, I]` (`[B, T, I]` with batchFirst) or unbatched `[T, I]`;
-   * `h0`: `[numLayers * D, B, H]` (`[numLayers * D, H]` unbatched), zeros when omitted.
-   * Returns `[output, hN]` shaped as PyTorch shapes them.
+   * Runs the whole sequence. `x`: `[T, B, I]` (`[B, T, I]` with batchFirst), unbatched `[T, I]`, or a
+   * PackedSequence; `h0`: `[numLayers * D, B, H]` (`[numLayers * D, H]` unbatched), zeros when omitted.
+   * Returns `[output, hN]` shaped as PyTorch shapes them (a PackedSequence output for packed input).
    */
-  forward(x: Tensor, h0?: Tensor | null): [Tensor, Tensor] {
+  forward(x: Tensor, h0?: Tensor | null): [Tensor, Tensor];
+  forward(x: PackedSequence, h0?: Tensor | null): [PackedSequence, Tensor];
+  forward(x: Tensor | PackedSequence, h0?: Tensor | null): [Tensor | PackedSequence, Tensor] {
     if (Array.isArray(h0)) {
       throw new TypeError(`${this.kind}: expected hx as a single Tensor, got ${describe(h0)}`);
     }
-    const { seq, batched } = this.prepareInput(x);
-    const h = this.checkState('hx', h0, seq.batch, this.outputSize, batched);
-    const r = this.shapeOutput(this.run(seq, h, null), seq, batched);
+    const r = this.forwardAny(x, h0, null);
     return [r.out, r.hN];
   }
 }
@@ -80,19 +81,17 @@ export class LSTM extends RecurrentBase {
   }
 
   /**
-   * Runs the whole sequence. `hx` is `[h0, c0]`: `h0` `[numLayers * D, B, projSize || H]`,
-   * `c0` `[numLayers * D, B, H]` (without the batch dimension for unbatched input); zeros when omitted.
-   * Returns `[output, [hN, cN]]`.
+   * Runs the whole sequence. `x` as for RNN/GRU (padded or a PackedSequence); `hx` is `[h0, c0]`:
+   * `h0` `[numLayers * D, B, projSize || H]`, `c0` `[numLayers * D, B, H]` (no batch dimension for
+   * unbatched input); zeros when omitted. Returns `[output, [hN, cN]]`.
    */
-  forward(x: Tensor, hx?: readonly [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]] {
-    if (hx !== undefined && hx !== null && (!Array.isArray(hx) || hx.length !== 2)) {
+  forward(x: Tensor, hx?: readonly [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]];
+  forward(x: PackedSequence, hx?: readonly [Tensor, Tensor] | null): [PackedSequence, [Tensor, Tensor]];
+  forward(x: Tensor | PackedSequence, hx?: readonly [Tensor, Tensor] | null): [Tensor | PackedSequence, [Tensor, Tensor]] {
+    if (hx !== undefined && hx !== null && (!Array.isArray(hx) || hx.length !== 2 || !hx[0] || !hx[1])) {
       throw new TypeError(`LSTM: expected hx as [h0, c0], got ${describe(hx)}`);
     }
-    const { seq, batched } = this.prepareInput(x);
-    const h = this.checkState('h0', hx?.[0], seq.batch, this.outputSize, batched);
-    const c = this.checkState('c0', hx?.[1], seq.batch, this.hiddenSize, batched);
-    if (hx && (!h || !c)) throw new TypeError('LSTM: expected hx as [h0, c0] with both tensors given');
-    const r = this.shapeOutput(this.run(seq, h, c), seq, batched);
+    const r = this.forwardAny(x, hx?.[0], hx?.[1]);
     return [r.out, [r.hN, r.cN!]];
   }
 }

@@ -15,19 +15,22 @@ import {
   type Generator,
 } from '@recur/core-tensor';
 import { RecurrentModule, expectTensor } from './module.js';
+import { PackedSequence } from './packed.js';
 import { type RecurrentArgs, type ResolvedRecurrentOptions, resolveRecurrentOptions } from './options.js';
 
-/** Time-major activations handed between the layers: `[T, B, F]`. */
+/** Time-major activations handed between the layers: `[T, B, F]` padded, or packed rows. */
 export interface SequenceBatch {
   data: Float32Array;
   seqLen: number;
   batch: number;
-  /** Per-sequence lengths (non-increasing) for packed input, else null. */
-  lengths: Int32Array | null;
+  /** Number of rows: `T * B` padded, `sum(batchSizes)` packed. */
+  rows: number;
+  /** Active sequences per step for packed input, else null. */
+  batchSizes: Int32Array | null;
 }
 
 export interface RunResult {
-  /** `[T, B, D * outputSize]`, time-major. */
+  /** `[rows, D * outputSize]`: `[T, B, ...]` time-major, or packed rows. */
   out: Float32Array;
   /** `[L * D, B, outputSize]` */
   hN: Float32Array;
@@ -130,14 +133,25 @@ export abstract class RecurrentBase extends RecurrentModule {
     if (rank === 2) {
       const T = input.shape[0]!;
       this.checkSeqLen(T, input.shape);
-      return { seq: { data: input.values, seqLen: T, batch: 1, lengths: null }, batched: false };
+      return { seq: { data: input.values, seqLen: T, batch: 1, rows: T, batchSizes: null }, batched: false };
     }
     const [d0, d1] = input.shape as [number, number, number];
     const T = this.batchFirst ? d1 : d0;
     const B = this.batchFirst ? d0 : d1;
     this.checkSeqLen(T, input.shape);
     const data = this.batchFirst && T > 1 && B > 1 ? activeBackend().transpose(input.values, input.shape, [1, 0, 2]) : input.values;
-    return { seq: { data, seqLen: T, batch: B, lengths: null }, batched: true };
+    return { seq: { data, seqLen: T, batch: B, rows: T * B, batchSizes: null }, batched: true };
+  }
+
+  /** Checks a PackedSequence's data (`[rows, inputSize]`) and returns it as the layers' input. */
+  protected preparePacked(p: PackedSequence): SequenceBatch {
+    const data = p.data;
+    if (data.shape.length !== 2 || data.shape[1] !== this.inputSize) {
+      throw new ShapeError(
+        `${this.kind}: expected PackedSequence data of shape [rows, ${this.inputSize}], got ${formatShape(data.shape)}`,
+      );
+    }
+    return { data: data.values, seqLen: p.batchSizes.length, batch: p.batch, rows: data.shape[0]!, batchSizes: p.batchSizes };
   }
 
   private checkSeqLen(T: number, shape: readonly number[]): void {
@@ -180,7 +194,7 @@ export abstract class RecurrentBase extends RecurrentModule {
     let input = seq.data;
     let out = input;
     for (let l = 0; l < this.numLayers; l++) {
-      out = new Float32Array(T * B * D * P);
+      out = new Float32Array(seq.rows * D * P);
       for (let d = 0; d < D; d++) {
         const idx = l * D + d;
         const args: LayerArgs = {
@@ -196,7 +210,7 @@ export abstract class RecurrentBase extends RecurrentModule {
           hN: hN.subarray(idx * B * P, (idx + 1) * B * P),
           cN: cN ? cN.subarray(idx * B * H, (idx + 1) * B * H) : null,
           reverse: d === 1,
-          lengths: seq.lengths,
+          batchSizes: seq.batchSizes,
         };
         runKernel(backend, this.mode, args);
       }
@@ -237,6 +251,39 @@ export abstract class RecurrentBase extends RecurrentModule {
     };
   }
 
+  /**
+   * The whole forward pass: a padded tensor or a PackedSequence in, the same kind out, with the
+   * states `h0`/`c0` (`c0` LSTM only) checked against PyTorch's shapes.
+   */
+  protected forwardAny(
+    x: unknown,
+    h0: unknown,
+    c0: unknown,
+  ): { out: Tensor | PackedSequence; hN: Tensor; cN: Tensor | null } {
+    const isLstm = this.mode === 'lstm';
+    if (x instanceof PackedSequence) {
+      const seq = this.preparePacked(x);
+      const B = seq.batch;
+      const order = x.sortedIndices;
+      const h = this.checkState(isLstm ? 'h0' : 'hx', h0, B, this.outputSize, true);
+      const c = isLstm ? this.checkState('c0', c0, B, this.hiddenSize, true) : null;
+      const sort = (v: Float32Array | null, F: number) => (v && order ? selectBatch(v, B, F, order) : v);
+      const r = this.run(seq, sort(h, this.outputSize), sort(c, this.hiddenSize));
+      const back = x.unsortedIndices;
+      const LD = this.numLayers * this.numDirections;
+      const unsort = (v: Float32Array, F: number) => new Tensor(back ? selectBatch(v, B, F, back) : v, [LD, B, F]);
+      return {
+        out: new PackedSequence(new Tensor(r.out, [seq.rows, this.numDirections * this.outputSize]), x.batchSizes, order, back),
+        hN: unsort(r.hN, this.outputSize),
+        cN: r.cN ? unsort(r.cN, this.hiddenSize) : null,
+      };
+    }
+    const { seq, batched } = this.prepareInput(x);
+    const h = this.checkState(isLstm ? 'h0' : 'hx', h0, seq.batch, this.outputSize, batched);
+    const c = isLstm ? this.checkState('c0', c0, seq.batch, this.hiddenSize, batched) : null;
+    return this.shapeOutput(this.run(seq, h, c), seq, batched);
+  }
+
   override toString(): string {
     const extras = [
       this.numLayers !== 1 ? `numLayers=${this.numLayers}` : '',
@@ -255,4 +302,17 @@ export function runKernel(backend: Backend, mode: RecurrentMode, args: LayerArgs
   if (mode === 'lstm') backend.lstmLayer(args);
   else if (mode === 'gru') backend.gruLayer(args);
   else backend.rnnLayer(args);
+}
+
+/** Picks batch entries of a `[LD, B, F]` state: `out[l, i] = v[l, indices[i]]`. */
+function selectBatch(v: Float32Array, B: number, F: number, indices: Int32Array): Float32Array {
+  const out = new Float32Array(v.length);
+  const LD = v.length / (B * F);
+  for (let l = 0; l < LD; l++) {
+    for (let i = 0; i < B; i++) {
+      const src = (l * B + indices[i]!) * F;
+      out.set(v.subarray(src, src + F), (l * B + i) * F);
+    }
+  }
+  return out;
 }

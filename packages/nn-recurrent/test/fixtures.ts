@@ -10,7 +10,8 @@ const DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
 export interface Fixture {
   name: string;
   module: 'RNN' | 'LSTM' | 'GRU' | 'RNNCell' | 'LSTMCell' | 'GRUCell';
-  kind: 'module' | 'cell_steps';
+  kind: 'module' | 'cell_steps' | 'packed';
+  note: string;
   options: Record<string, unknown>;
   params: Record<string, Tensor>;
   tensors: Record<string, Tensor>;
@@ -37,6 +38,7 @@ export function loadFixture(name: string): Fixture {
     module: metadata.module as Fixture['module'],
     kind: metadata.kind as Fixture['kind'],
     options: JSON.parse(metadata.options ?? '{}') as Record<string, unknown>,
+    note: metadata.note ?? '',
     params,
     tensors: rest,
   };

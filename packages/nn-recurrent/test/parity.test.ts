@@ -4,7 +4,7 @@
 import { ATOL, RTOL, compareClose } from '@recur/conformance';
 import { Tensor, setBackend } from '@recur/core-tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from '../src/index.js';
+import { GRU, GRUCell, LSTM, LSTMCell, type RNN, RNNCell, packPaddedSequence, padPackedSequence } from '../src/index.js';
 import { BACKENDS } from './backends.js';
 import { buildModule, fixtureNames, loadFixture } from './fixtures.js';
 
@@ -32,7 +32,25 @@ describe.each(BACKENDS.map((b) => b.name))('PyTorch parity on %s', (backend) => 
     const f = loadFixture(name);
     const m = buildModule(f);
     const { input, h0, c0, output, h_n, c_n } = f.tensors as Record<string, Tensor>;
-    if (f.kind === 'module') {
+    if (f.kind === 'packed') {
+      const batchFirst = f.options.batchFirst === true;
+      const lengths = Array.from(f.tensors.lengths!.values);
+      const enforceSorted = (JSON.parse(f.note) as { enforceSorted: boolean }).enforceSorted;
+      const packed = packPaddedSequence(input!, lengths, { batchFirst, enforceSorted });
+      expect(Array.from(packed.batchSizes)).toEqual(Array.from(f.tensors.batch_sizes!.values));
+      let outP: ReturnType<typeof packPaddedSequence>;
+      let hN: Tensor;
+      let cN: Tensor | undefined;
+      if (m instanceof LSTM) [outP, [hN, cN]] = m.forward(packed, h0 ? [h0, c0!] : undefined);
+      else [outP, hN] = (m as RNN | GRU).forward(packed, h0);
+      const [out, outLengths] = padPackedSequence(outP, { batchFirst });
+      expect(outLengths).toEqual(lengths);
+      expectClose('output', out, output!);
+      expectClose('h_n', hN, h_n!);
+      if (c_n) expectClose('c_n', cN!, c_n);
+      track(backend, name, out, output!);
+      track(backend, name, hN, h_n!);
+    } else if (f.kind === 'module') {
       let out: Tensor;
       let hN: Tensor;
       let cN: Tensor | undefined;

@@ -1,0 +1,274 @@
+// Variable-length batches, as torch.nn.utils.rnn: a PackedSequence stores the steps of sequences
+// sorted by decreasing length one step after another, so recurrent kernels run each step over the
+// sequences still active and spend no work on padding.
+
+import { ShapeError, Tensor, formatShape } from '@recur/core-tensor';
+
+/**
+ * Sequences of different lengths packed time step by time step, as PyTorch's `PackedSequence`.
+ * `data` is `[sum(lengths), *]`; `batchSizes[t]` is how many sequences are active at step t;
+ * `sortedIndices[i]` is the original batch index of the i-th longest sequence (null when the
+ * input was already sorted), and `unsortedIndices` its inverse.
+ * @example
+ * const packed = packPaddedSequence(x, [5, 3, 2]);
+ * packed.batchSizes; // Int32Array [3, 3, 2, 1, 1]
+ */
+export class PackedSequence {
+  constructor(
+    readonly data: Tensor,
+    readonly batchSizes: Int32Array,
+    readonly sortedIndices: Int32Array | null = null,
+    readonly unsortedIndices: Int32Array | null = sortedIndices ? invertPermutation(sortedIndices) : null,
+  ) {
+    const total = batchSizes.reduce((a, b) => a + b, 0);
+    if (data.shape.length < 1 || data.shape[0] !== total) {
+      throw new ShapeError(
+        `PackedSequence: data must have sum(batchSizes) = ${total} rows, got shape ${formatShape(data.shape)}`,
+      );
+    }
+  }
+
+  /** Number of sequences. */
+  get batch(): number {
+    return this.batchSizes[0] ?? 0;
+  }
+
+  /** Each sequence's length, in the original batch order. */
+  lengths(): number[] {
+    const sorted = sortedLengths(this.batchSizes);
+    const out = new Array<number>(sorted.length);
+    for (let i = 0; i < sorted.length; i++) out[this.sortedIndices ? this.sortedIndices[i]! : i] = sorted[i]!;
+    return out;
+  }
+}
+
+export function invertPermutation(p: Int32Array): Int32Array {
+  const inv = new Int32Array(p.length);
+  for (let i = 0; i < p.length; i++) inv[p[i]!] = i;
+  return inv;
+}
+
+/** Lengths in sorted (decreasing) order from per-step batch sizes. */
+export function sortedLengths(batchSizes: Int32Array): Int32Array {
+  const B = batchSizes[0] ?? 0;
+  const lengths = new Int32Array(B);
+  for (let t = 0; t < batchSizes.length; t++) for (let b = 0; b < batchSizes[t]!; b++) lengths[b]!++;
+  return lengths;
+}
+
+function toLengths(where: string, lengths: readonly number[] | Int32Array | Tensor): number[] {
+  const values = lengths instanceof Tensor ? Array.from(lengths.values) : Array.from(lengths as ArrayLike<number>);
+  for (const v of values) {
+    if (!Number.isInteger(v)) throw new ShapeError(`${where}: lengths must be integers, got [${values.join(',')}]`);
+  }
+  return values;
+}
+
+export interface PackOptions {
+  /** Input is `[B, T, *]` instead of `[T, B, *]`. Default false. */
+  batchFirst?: boolean;
+  /** Require lengths sorted in decreasing order (default true); false sorts them for you. */
+  enforceSorted?: boolean;
+}
+
+/**
+ * Packs a padded batch `[T, B, *]` (`[B, T, *]` with batchFirst) of sequences with the given lengths.
+ * Stricter than PyTorch: a length above T or a count of lengths other than B throws at once.
+ * @example
+ * const packed = packPaddedSequence(x, [5, 3, 2], { enforceSorted: true });
+ * const [out, hN] = gru.forward(packed);
+ */
+export function packPaddedSequence(
+  input: Tensor,
+  lengths: readonly number[] | Int32Array | Tensor,
+  options: PackOptions = {},
+): PackedSequence {
+  const where = 'packPaddedSequence';
+  if (!(input instanceof Tensor)) throw new TypeError(`${where}: expected input as a Tensor, got ${typeof input}`);
+  if (input.shape.length < 2) {
+    throw new ShapeError(`${where}: expected input of rank >= 2 ([T, B, *]), got shape ${formatShape(input.shape)}`);
+  }
+  const batchFirst = options.batchFirst ?? false;
+  const enforceSorted = options.enforceSorted ?? true;
+  const T = input.shape[batchFirst ? 1 : 0]!;
+  const B = input.shape[batchFirst ? 0 : 1]!;
+  const lens = toLengths(where, lengths);
+  if (lens.length !== B) {
+    throw new ShapeError(`${where}: expected ${B} lengths (one per sequence in the batch), got ${lens.length}`);
+  }
+  for (const len of lens) {
+    if (len <= 0) {
+      throw new ShapeError(
+        `${where}: length of all samples has to be greater than 0, but found an element in lengths that is <= 0: [${lens.join(',')}]`,
+      );
+    }
+    if (len > T) {
+      throw new ShapeError(`${where}: a length of ${len} exceeds the sequence length ${T} of the input ${formatShape(input.shape)}`);
+    }
+  }
+  let sortedIndices: Int32Array | null = null;
+  if (enforceSorted) {
+    for (let i = 1; i < B; i++) {
+      if (lens[i]! > lens[i - 1]!) {
+        throw new ShapeError(
+          `${where}: lengths must be sorted in decreasing order when enforceSorted is true, got [${lens.join(',')}]; pass { enforceSorted: false } to have them sorted for you`,
+        );
+      }
+    }
+  } else {
+    sortedIndices = Int32Array.from(lens.map((_, i) => i).sort((a, b) => lens[b]! - lens[a]! || a - b));
+  }
+  const order = sortedIndices ?? Int32Array.from(lens.map((_, i) => i));
+  const maxLen = lens[order[0]!] ?? 0;
+  const batchSizes = new Int32Array(maxLen);
+  for (let t = 0; t < maxLen; t++) batchSizes[t] = lens.filter((len) => len > t).length;
+  const F = input.size / (T * B || 1);
+  const total = batchSizes.reduce((a, b) => a + b, 0);
+  const data = new Float32Array(total * F);
+  const src = input.values;
+  let r = 0;
+  for (let t = 0; t < maxLen; t++) {
+    for (let i = 0; i < batchSizes[t]!; i++, r++) {
+      const b = order[i]!;
+      const at = (batchFirst ? b * T + t : t * B + b) * F;
+      data.set(src.subarray(at, at + F), r * F);
+    }
+  }
+  return new PackedSequence(new Tensor(data, [total, ...input.shape.slice(2)]), batchSizes, sortedIndices);
+}
+
+export interface PadOptions {
+  /** Output `[B, T, *]` instead of `[T, B, *]`. Default false. */
+  batchFirst?: boolean;
+  /** Value of padded positions. Default 0. */
+  paddingValue?: number;
+  /** Pad to this many steps (at least the longest sequence). */
+  totalLength?: number;
+}
+
+/**
+ * Pads a PackedSequence back to `[T, B, *]` (`[B, T, *]` with batchFirst), in the original batch
+ * order; returns `[padded, lengths]`.
+ * @example
+ * const [padded, lengths] = padPackedSequence(outPacked, { batchFirst: false, paddingValue: 0 });
+ */
+export function padPackedSequence(sequence: PackedSequence, options: PadOptions = {}): [Tensor, number[]] {
+  const where = 'padPackedSequence';
+  if (!(sequence instanceof PackedSequence)) throw new TypeError(`${where}: expected a PackedSequence, got ${typeof sequence}`);
+  const { batchSizes, data } = sequence;
+  const maxLen = batchSizes.length;
+  const T = options.totalLength ?? maxLen;
+  if (!Number.isInteger(T) || T < maxLen) {
+    throw new ShapeError(
+      `${where}: expected totalLength to be at least the length of the longest sequence (${maxLen}), but got totalLength=${options.totalLength}`,
+    );
+  }
+  const B = sequence.batch;
+  const F = data.size / (data.shape[0] || 1);
+  const batchFirst = options.batchFirst ?? false;
+  const out = new Float32Array(T * B * F).fill(options.paddingValue ?? 0);
+  const src = data.values;
+  const sorted = sequence.sortedIndices;
+  let r = 0;
+  for (let t = 0; t < maxLen; t++) {
+    for (let i = 0; i < batchSizes[t]!; i++, r++) {
+      const b = sorted ? sorted[i]! : i;
+      const at = (batchFirst ? b * T + t : t * B + b) * F;
+      out.set(src.subarray(r * F, (r + 1) * F), at);
+    }
+  }
+  const rest = data.shape.slice(1);
+  return [new Tensor(out, batchFirst ? [B, T, ...rest] : [T, B, ...rest]), sequence.lengths()];
+}
+
+/**
+ * Stacks tensors of shape `[L_i, *]` into one padded `[maxL, B, *]` (`[B, maxL, *]` with batchFirst).
+ * @example
+ * padSequence([tensor([[1], [2], [3]]), tensor([[4]])]).shape; // [3, 2, 1]
+ */
+export function padSequence(sequences: readonly Tensor[], options: { batchFirst?: boolean; paddingValue?: number } = {}): Tensor {
+  const where = 'padSequence';
+  if (!Array.isArray(sequences) || sequences.length === 0) {
+    throw new ShapeError(`${where}: expected a non-empty array of tensors, got ${Array.isArray(sequences) ? 'an empty array' : typeof sequences}`);
+  }
+  const trailing = checkTrailing(where, sequences);
+  const F = trailing.reduce((a, b) => a * b, 1);
+  const B = sequences.length;
+  const T = Math.max(...sequences.map((s) => s.shape[0]!));
+  const batchFirst = options.batchFirst ?? false;
+  const out = new Float32Array(T * B * F).fill(options.paddingValue ?? 0);
+  sequences.forEach((s, b) => {
+    for (let t = 0; t < s.shape[0]!; t++) {
+      out.set(s.values.subarray(t * F, (t + 1) * F), (batchFirst ? b * T + t : t * B + b) * F);
+    }
+  });
+  return new Tensor(out, batchFirst ? [B, T, ...trailing] : [T, B, ...trailing]);
+}
+
+function checkTrailing(where: string, sequences: readonly Tensor[]): number[] {
+  const first = sequences[0]!;
+  sequences.forEach((s, i) => {
+    if (!(s instanceof Tensor)) throw new TypeError(`${where}: sequence ${i} is not a Tensor`);
+    if (s.shape.length < 1) throw new ShapeError(`${where}: sequence ${i} must have rank >= 1, got a scalar`);
+    const same = s.shape.length === first.shape.length && s.shape.every((d, k) => k === 0 || d === first.shape[k]);
+    if (!same) {
+      throw new ShapeError(
+        `${where}: sequence ${i} has shape ${formatShape(s.shape)}, expected [*, ${first.shape.slice(1).join(',')}] like sequence 0`,
+      );
+    }
+  });
+  return first.shape.slice(1);
+}
+
+/**
+ * Packs a list of tensors `[L_i, *]`; with `enforceSorted` (default true) they must be sorted by
+ * decreasing length.
+ * @example
+ * const packed = packSequence([a, b, c], { enforceSorted: false });
+ */
+export function packSequence(sequences: readonly Tensor[], options: { enforceSorted?: boolean } = {}): PackedSequence {
+  const padded = padSequence(sequences);
+  return packPaddedSequence(
+    padded,
+    sequences.map((s) => s.shape[0]!),
+    { enforceSorted: options.enforceSorted ?? true },
+  );
+}
+
+/**
+ * Splits a padded batch back into its sequences, each cut to its length.
+ * @example
+ * const [a, b] = unpadSequence(padded, [3, 1]);
+ */
+export function unpadSequence(padded: Tensor, lengths: readonly number[] | Int32Array | Tensor, options: { batchFirst?: boolean } = {}): Tensor[] {
+  const where = 'unpadSequence';
+  const batchFirst = options.batchFirst ?? false;
+  if (!(padded instanceof Tensor) || padded.shape.length < 2) {
+    throw new ShapeError(`${where}: expected a padded Tensor of rank >= 2`);
+  }
+  const T = padded.shape[batchFirst ? 1 : 0]!;
+  const B = padded.shape[batchFirst ? 0 : 1]!;
+  const lens = toLengths(where, lengths);
+  if (lens.length !== B) throw new ShapeError(`${where}: expected ${B} lengths, got ${lens.length}`);
+  const rest = padded.shape.slice(2);
+  const F = rest.reduce((a, b) => a * b, 1);
+  return lens.map((len, b) => {
+    if (len < 0 || len > T) throw new ShapeError(`${where}: length ${len} is outside [0, ${T}]`);
+    const out = new Float32Array(len * F);
+    for (let t = 0; t < len; t++) {
+      const at = (batchFirst ? b * T + t : t * B + b) * F;
+      out.set(padded.values.subarray(at, at + F), t * F);
+    }
+    return new Tensor(out, [len, ...rest]);
+  });
+}
+
+/**
+ * Splits a PackedSequence into its sequences `[L_i, *]`, in the original batch order.
+ * @example
+ * const sequences = unpackSequence(packSequence([a, b], { enforceSorted: false }));
+ */
+export function unpackSequence(sequence: PackedSequence): Tensor[] {
+  const [padded, lengths] = padPackedSequence(sequence);
+  return unpadSequence(padded, lengths);
+}
