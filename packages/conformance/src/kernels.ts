@@ -72,7 +72,9 @@ export function runFused(
   const rowsOf: Array<[number, number]> = [];
   for (let t = 0; t < T; t++) for (let b = 0; b < (sizes ? (sizes[t] ?? 0) : B); b++) rowsOf.push([t, b]);
   const xIn = new Float32Array(rowsOf.length * I);
-  rowsOf.forEach(([t, b], r) => xIn.set(x.subarray((t * B + b) * I, (t * B + b + 1) * I), r * I));
+  rowsOf.forEach(([t, b], r) => {
+    xIn.set(x.subarray((t * B + b) * I, (t * B + b + 1) * I), r * I);
+  });
   const prepared = be.prepareWeights(w);
   // Write into the second half of a two-direction buffer, as a bidirectional layer does.
   const wide = new Float32Array(rowsOf.length * 2 * P).fill(Number.NaN);
