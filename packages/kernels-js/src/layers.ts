@@ -126,6 +126,11 @@ function setUp(args: LayerArgs, where: string, modeOk: (m: RecurrentMode) => boo
   return w;
 }
 
+// Module-level predicates: a closure per call would be the only allocation of a streaming step.
+const isLstm = (m: RecurrentMode) => m === 'lstm';
+const isGru = (m: RecurrentMode) => m === 'gru';
+const isRnn = (m: RecurrentMode) => m === 'rnn_tanh' || m === 'rnn_relu';
+
 function expectLength(where: string, name: string, a: Float32Array | null | undefined, n: number): void {
   if (!a || a.length !== n) {
     throw new ShapeError(`${where}: ${name} expected ${n} values, got ${a ? a.length : 'none'}`);
@@ -194,7 +199,7 @@ function writeRows(args: LayerArgs, row: number, n: number, P: number, h: Float3
 const cursorLstm: StepCursor = { row: 0, n: 0 };
 
 export function lstmLayer(args: LayerArgs): void {
-  const w = setUp(args, 'lstmLayer', (m) => m === 'lstm');
+  const w = setUp(args, 'lstmLayer', isLstm);
   const H = w.hiddenSize;
   const P = w.outputSize;
   const GH = 4 * H;
@@ -236,7 +241,7 @@ export function lstmLayer(args: LayerArgs): void {
 const cursorGru: StepCursor = { row: 0, n: 0 };
 
 export function gruLayer(args: LayerArgs): void {
-  const w = setUp(args, 'gruLayer', (m) => m === 'gru');
+  const w = setUp(args, 'gruLayer', isGru);
   const H = w.hiddenSize;
   const GH = 3 * H;
   const { gx, gates, bHn } = w;
@@ -265,7 +270,7 @@ export function gruLayer(args: LayerArgs): void {
 const cursorRnn: StepCursor = { row: 0, n: 0 };
 
 export function rnnLayer(args: LayerArgs): void {
-  const w = setUp(args, 'rnnLayer', (m) => m === 'rnn_tanh' || m === 'rnn_relu');
+  const w = setUp(args, 'rnnLayer', isRnn);
   const H = w.hiddenSize;
   const { gx, gates } = w;
   const h = args.hN;

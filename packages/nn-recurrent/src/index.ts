@@ -21,5 +21,7 @@ export {
   unpadSequence,
 } from './packed.js';
 export type { PackOptions, PadOptions } from './packed.js';
+export { RecurrentStream } from './stream.js';
+export type { StreamOptions, StreamState } from './stream.js';
 export { SafetensorsError, loadSafetensors, readSafetensors, saveSafetensors } from './safetensors.js';
 export type { SafetensorsFile } from './safetensors.js';

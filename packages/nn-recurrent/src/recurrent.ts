@@ -16,6 +16,7 @@ import {
 } from '@recur/core-tensor';
 import { RecurrentModule, expectTensor } from './module.js';
 import { PackedSequence } from './packed.js';
+import { RecurrentStream, type StreamOptions } from './stream.js';
 import { type RecurrentArgs, type ResolvedRecurrentOptions, resolveRecurrentOptions } from './options.js';
 
 /** Time-major activations handed between the layers: `[T, B, F]` padded, or packed rows. */
@@ -282,6 +283,45 @@ export abstract class RecurrentBase extends RecurrentModule {
     const h = this.checkState(isLstm ? 'h0' : 'hx', h0, seq.batch, this.outputSize, batched);
     const c = isLstm ? this.checkState('c0', c0, seq.batch, this.hiddenSize, batched) : null;
     return this.shapeOutput(this.run(seq, h, c), seq, batched);
+  }
+
+  /**
+   * A stateful stream for real-time use: `step(frame)` / `push(chunk)` carry `(h, c)` from call to
+   * call. Running a sequence whole, in chunks or frame by frame gives the same numbers. Only
+   * unidirectional modules can stream.
+   * @example
+   * const stream = lstm.stream({ batch: 1 });
+   * const y = stream.step(frame); // [1, H]
+   */
+  stream(options: StreamOptions = {}): RecurrentStream {
+    if (this.bidirectional) {
+      throw new RangeError(
+        `${this.kind}.stream: a bidirectional module cannot stream, its reverse direction needs the whole sequence; run forward() on complete sequences instead`,
+      );
+    }
+    return new RecurrentStream(
+      {
+        kind: this.kind,
+        numLayers: this.numLayers,
+        inputSize: this.inputSize,
+        hiddenSize: this.hiddenSize,
+        outputSize: this.outputSize,
+        isLstm: this.mode === 'lstm',
+        prepared: () => this.backendAndWeights(),
+        betweenLayers: (x) => {
+          if (this.training && this.dropout > 0) this.applyDropout(x);
+        },
+        runChunk: (chunk, batch, h, c) => {
+          const chunkBatch = chunk.shape.length === 3 ? chunk.shape[this.batchFirst ? 0 : 1] : 1;
+          if (chunkBatch !== batch) {
+            throw new ShapeError(`${this.kind}.stream.push: expected a chunk of batch ${batch}, got shape ${formatShape(chunk.shape)}`);
+          }
+          const r = this.forwardAny(chunk, h, c);
+          return { out: r.out as Tensor, h: r.hN.values, c: r.cN?.values ?? null };
+        },
+      },
+      options,
+    );
   }
 
   override toString(): string {

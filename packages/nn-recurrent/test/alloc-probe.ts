@@ -1,0 +1,35 @@
+// Measures the bytes a streaming step allocates, in a plain Node process (vitest's module transform
+// adds accessors of its own to every imported binding, which would be counted too). Prints JSON.
+// Usage: node --conditions=@recur/source --import tsx test/alloc-probe.ts <RNN|LSTM|GRU> <backend>
+
+import { getHeapSpaceStatistics } from 'node:v8';
+import { registerBackend, setBackend } from '@recur/core-tensor';
+import { GRU, LSTM, RNN } from '../src/index.js';
+import { BACKENDS } from './backends.js';
+
+const newSpaceUsed = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_used_size;
+
+async function main(kind: string, backend: string): Promise<void> {
+  for (const b of BACKENDS) registerBackend(b);
+  await setBackend(backend);
+  const Ctor = { RNN, LSTM, GRU }[kind as 'RNN'];
+  const module = new Ctor(8, 16, 2, { seed: 7 }).eval();
+  const stream = module.stream();
+  const frame = new Float32Array(8).fill(0.1);
+  for (let i = 0; i < 5000; i++) stream.step(frame);
+  const steps = 20_000;
+  // The loop is synchronous, so young-generation growth is what it allocates, unless a scavenge
+  // emptied it meanwhile (used space drops): then measure again.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = newSpaceUsed();
+    for (let i = 0; i < steps; i++) stream.step(frame);
+    const after = newSpaceUsed();
+    if (after >= before) {
+      console.log(JSON.stringify({ kind, backend, bytesPerStep: (after - before) / steps }));
+      return;
+    }
+  }
+  throw new Error('a scavenge interrupted every measurement');
+}
+
+await main(process.argv[2] ?? 'LSTM', process.argv[3] ?? 'js');
