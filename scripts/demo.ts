@@ -1,7 +1,8 @@
 // The main Node demo: runs the seed examples on the current backend and prints their shapes, a few
 // values and PyTorch's identities between `output` and `h_n`. Run with `pnpm demo`.
 
-import { Tensor, getBackend, listBackends, randn, ready, zeros } from '@recur/core-tensor';
+import { Tensor, backendStatus, getBackend, listBackends, randn, ready, registerBackend, zeros } from '@recur/core-tensor';
+import { wasmBackend } from '@recur/kernels-wasm';
 import { GRU, LSTM, RNN, RNNCell } from '@recur/nn-recurrent';
 
 const shape = (t: Tensor) => `[${t.shape.join(', ')}]`;
@@ -31,8 +32,11 @@ const identity = (label: string, a: Float32Array, b: Float32Array) => {
   check(label, ok);
 };
 
+registerBackend(wasmBackend);
 await ready();
-console.log(`recur demo: backend '${getBackend()}' (registered: ${listBackends().join(', ')})\n`);
+console.log(`recur demo: backend '${getBackend()}' (registered: ${listBackends().join(', ')})`);
+for (const s of backendStatus()) if (s.state === 'failed') console.log(`  ${s.name} unavailable: ${String(s.error)}`);
+console.log('');
 
 for (const numLayers of [1, 3]) {
   const rnn = new RNN(5, 10, numLayers, { seed: 0 });

@@ -11,6 +11,7 @@ export type {
   UnaryOp,
 } from './backend.js';
 export { BackendError, RecurError, ShapeError, formatShape } from './errors.js';
+export { checkLayerArgs } from './layer-args.js';
 export {
   activeBackend,
   backendStatus,

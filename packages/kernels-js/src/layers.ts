@@ -9,6 +9,7 @@ import {
   type RecurrentMode,
   type RecurrentWeights,
   ShapeError,
+  checkLayerArgs,
   gateCount,
 } from '@recur/core-tensor';
 import { relu, sigmoid } from './activations.js';
@@ -101,19 +102,10 @@ function setUp(args: LayerArgs, where: string, modeOk: (m: RecurrentMode) => boo
     throw new ShapeError(`${where}: weights were prepared by backend '${w?.backend}', expected 'js'`);
   }
   if (!modeOk(w.mode)) throw new ShapeError(`${where}: weights are for mode '${w.mode}'`);
-  const T = args.seqLen;
-  const B = args.batch;
+  const rows = checkLayerArgs(args, where);
   const I = w.inputSize;
-  const P = w.outputSize;
   const GH = w.gateCount * w.hiddenSize;
-  const rows = args.batchSizes ? checkBatchSizes(where, args.batchSizes, T, B) : T * B;
-  expectLength(where, 'x', args.x, rows * I);
-  if (args.h0) expectLength(where, 'h0', args.h0, B * P);
-  expectLength(where, 'hN', args.hN, B * P);
-  if (rows > 0 && args.out.length < (rows - 1) * args.outStride + args.outOffset + P) {
-    throw new ShapeError(`${where}: out has ${args.out.length} values, too few for ${rows} rows of stride ${args.outStride}`);
-  }
-  w.reserve(rows, B);
+  w.reserve(rows, args.batch);
   const gx = w.gx;
   gemm(rows, GH, I, args.x, 0, I, w.wIhT, 0, GH, gx, 0, GH, false);
   const bias = w.bias;
@@ -130,29 +122,6 @@ function setUp(args: LayerArgs, where: string, modeOk: (m: RecurrentMode) => boo
 const isLstm = (m: RecurrentMode) => m === 'lstm';
 const isGru = (m: RecurrentMode) => m === 'gru';
 const isRnn = (m: RecurrentMode) => m === 'rnn_tanh' || m === 'rnn_relu';
-
-function expectLength(where: string, name: string, a: Float32Array | null | undefined, n: number): void {
-  if (!a || a.length !== n) {
-    throw new ShapeError(`${where}: ${name} expected ${n} values, got ${a ? a.length : 'none'}`);
-  }
-}
-
-/** Checks packed batch sizes (non-increasing, first = B) and returns their sum. */
-function checkBatchSizes(where: string, sizes: Int32Array, T: number, B: number): number {
-  let rows = 0;
-  let ok = sizes.length === T && (T === 0 || sizes[0] === B);
-  for (let t = 0; t < sizes.length && ok; t++) {
-    const n = sizes[t]!;
-    if (n < 1 || (t > 0 && n > sizes[t - 1]!)) ok = false;
-    rows += n;
-  }
-  if (!ok) {
-    throw new ShapeError(
-      `${where}: batchSizes must hold ${T} non-increasing counts in [1, ${B}] starting at ${B}, got [${Array.from(sizes).join(',')}]`,
-    );
-  }
-  return rows;
-}
 
 /** Row offsets and counts of step t, for the padded or packed layout. */
 interface StepCursor {
@@ -203,11 +172,8 @@ export function lstmLayer(args: LayerArgs): void {
   const H = w.hiddenSize;
   const P = w.outputSize;
   const GH = 4 * H;
-  const c = args.cN;
-  expectLength('lstmLayer', 'cN', c, args.batch * H);
-  if (!c) return;
+  const c = args.cN!;
   if (args.c0) {
-    expectLength('lstmLayer', 'c0', args.c0, args.batch * H);
     if (args.c0 !== c) c.set(args.c0);
   } else c.fill(0);
   const { gx, gates } = w;

@@ -4,7 +4,7 @@
 import { ATOL, RTOL, compareClose } from '@recur/conformance';
 import { Tensor, setBackend } from '@recur/core-tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GRU, GRUCell, LSTM, LSTMCell, type RNN, RNNCell, packPaddedSequence, padPackedSequence } from '../src/index.js';
+import { type GRU, type GRUCell, LSTM, LSTMCell, type RNN, type RNNCell, packPaddedSequence, padPackedSequence } from '../src/index.js';
 import { BACKENDS } from './backends.js';
 import { buildModule, fixtureNames, loadFixture } from './fixtures.js';
 

@@ -1,0 +1,142 @@
+// Vectorised exp, sigmoid and tanh (Cephes single-precision approximations, ~1 ulp), with scalar twins
+// for tails. Inputs are clamped before exp, so ±1e4 gives exact saturation and never Inf or NaN;
+// a NaN input stays NaN (wasm min/max propagate it).
+
+const EXP_HI: f32 = 88.3762626647949;
+const EXP_LO: f32 = -87.3365447504019;
+const LOG2E: f32 = 1.44269504088896341;
+const C1: f32 = 0.693359375;
+const C2: f32 = -2.12194440e-4;
+const P0: f32 = 1.9875691500e-4;
+const P1: f32 = 1.3981999507e-3;
+const P2: f32 = 8.3334519073e-3;
+const P3: f32 = 4.1665795894e-2;
+const P4: f32 = 1.6666665459e-1;
+const P5: f32 = 5.0000001201e-1;
+const T0: f32 = -5.70498872745e-3;
+const T1: f32 = 2.06390887954e-2;
+const T2: f32 = -5.37397155531e-2;
+const T3: f32 = 1.33314422036e-1;
+const T4: f32 = -3.33332819422e-1;
+
+// @ts-ignore: decorator
+@inline
+export function exp4(v: v128): v128 {
+  let x = f32x4.max(f32x4.min(v, f32x4.splat(EXP_HI)), f32x4.splat(EXP_LO));
+  const fx = f32x4.floor(f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(0.5)));
+  x = f32x4.sub(f32x4.sub(x, f32x4.mul(fx, f32x4.splat(C1))), f32x4.mul(fx, f32x4.splat(C2)));
+  const z = f32x4.mul(x, x);
+  let y = f32x4.add(f32x4.mul(f32x4.splat(P0), x), f32x4.splat(P1));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(P2));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(P3));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(P4));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(P5));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, z), x), f32x4.splat(1));
+  const n = i32x4.trunc_sat_f32x4_s(fx);
+  const pow2n = i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2n);
+}
+
+// @ts-ignore: decorator
+@inline
+export function sigmoid4(v: v128): v128 {
+  const s = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), exp4(f32x4.neg(v))));
+  // Below -88 the clamped exp leaves a denormal where float32 gives exactly 0 (and denormals are slow).
+  return v128.andnot(s, f32x4.lt(v, f32x4.splat(-88)));
+}
+
+// @ts-ignore: decorator
+@inline
+export function tanh4(v: v128): v128 {
+  const ax = f32x4.abs(v);
+  const z = f32x4.mul(v, v);
+  let p = f32x4.add(f32x4.mul(f32x4.splat(T0), z), f32x4.splat(T1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(T2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(T3));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(T4));
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), v), v);
+  const e = exp4(f32x4.add(ax, ax));
+  const largeAbs = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
+  const large = v128.or(largeAbs, v128.and(v, i32x4.splat(<i32>0x80000000)));
+  return v128.bitselect(small, large, f32x4.lt(ax, f32x4.splat(0.625)));
+}
+
+// @ts-ignore: decorator
+@inline
+export function relu4(v: v128): v128 {
+  // max(v, 0) but NaN stays NaN: select v where v > 0 or v != v.
+  const keep = v128.or(f32x4.gt(v, f32x4.splat(0)), f32x4.ne(v, v));
+  return v128.and(v, keep);
+}
+
+export function expScalar(x: f32): f32 {
+  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}
+
+export function sigmoidScalar(x: f32): f32 {
+  return f32x4.extract_lane(sigmoid4(f32x4.splat(x)), 0);
+}
+
+export function tanhScalar(x: f32): f32 {
+  return f32x4.extract_lane(tanh4(f32x4.splat(x)), 0);
+}
+
+export function reluScalar(x: f32): f32 {
+  return x > 0 || x != x ? x : 0;
+}
+
+/** y[i] = op(x[i]) for op 0 sigmoid, 1 tanh, 2 relu, 3 neg, 4 exp. */
+export function unary(op: i32, x: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    let r: v128;
+    if (op == 0) r = sigmoid4(v);
+    else if (op == 1) r = tanh4(v);
+    else if (op == 2) r = relu4(v);
+    else if (op == 3) r = f32x4.neg(v);
+    else r = exp4(v);
+    v128.store(y + o, r);
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    let r: f32;
+    if (op == 0) r = sigmoidScalar(v);
+    else if (op == 1) r = tanhScalar(v);
+    else if (op == 2) r = reluScalar(v);
+    else if (op == 3) r = -v;
+    else r = expScalar(v);
+    store<f32>(y + o, r);
+  }
+}
+
+/** y[i] = a[i] op b[i % m] for op 0 add, 1 sub, 2 mul, 3 div. */
+export function binary(op: i32, a: usize, b: usize, y: usize, n: i32, m: i32): void {
+  for (let row = 0; row < n; row += m) {
+    let j = 0;
+    for (; j + 4 <= m; j += 4) {
+      const o = <usize>(row + j) << 2;
+      const u = v128.load(a + o);
+      const v = v128.load(b + (<usize>j << 2));
+      let r: v128;
+      if (op == 0) r = f32x4.add(u, v);
+      else if (op == 1) r = f32x4.sub(u, v);
+      else if (op == 2) r = f32x4.mul(u, v);
+      else r = f32x4.div(u, v);
+      v128.store(y + o, r);
+    }
+    for (; j < m; j++) {
+      const o = <usize>(row + j) << 2;
+      const u = load<f32>(a + o);
+      const v = load<f32>(b + (<usize>j << 2));
+      let r: f32;
+      if (op == 0) r = u + v;
+      else if (op == 1) r = u - v;
+      else if (op == 2) r = u * v;
+      else r = u / v;
+      store<f32>(y + o, r);
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// SIMD GEMM: C[m, n] (+)= A[m, k] @ B[k, n] with B pre-packed into 8-column panels ([n/8][k][8],
+// zero-padded), so the 4x8 register-blocked micro-kernel streams each panel sequentially.
+// C's row stride must cover n rounded up to 8: the last panel writes whole 8-column blocks.
+
+const MC: i32 = 64;
+
+/** Bytes of B packed into panels: ceil(n / 8) * k * 8 floats. */
+export function packedSize(k: i32, n: i32): i32 {
+  return ((n + 7) >> 3) * k * 32;
+}
+
+/** Packs row-major B[k, n] into panels. */
+export function packB(src: usize, k: i32, n: i32, dst: usize): void {
+  const panels = (n + 7) >> 3;
+  for (let p = 0; p < panels; p++) {
+    for (let kk = 0; kk < k; kk++) {
+      const out = dst + (<usize>(p * k + kk) << 5);
+      for (let jj = 0; jj < 8; jj++) {
+        const j = p * 8 + jj;
+        store<f32>(out + (<usize>jj << 2), j < n ? load<f32>(src + (<usize>(kk * n + j) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/** Packs B = W^T from W stored row-major as [n, k] (PyTorch's weight layout) into panels. */
+export function packBTransposed(src: usize, n: i32, k: i32, dst: usize): void {
+  const panels = (n + 7) >> 3;
+  for (let p = 0; p < panels; p++) {
+    for (let kk = 0; kk < k; kk++) {
+      const out = dst + (<usize>(p * k + kk) << 5);
+      for (let jj = 0; jj < 8; jj++) {
+        const j = p * 8 + jj;
+        store<f32>(out + (<usize>jj << 2), j < n ? load<f32>(src + (<usize>(j * k + kk) << 2)) : 0);
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function kernel4x8(k: i32, a: usize, lda: usize, b: usize, c: usize, ldc: usize, accumulate: bool): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+  if (accumulate) {
+    c00 = v128.load(c); c01 = v128.load(c, 16);
+    c10 = v128.load(c1); c11 = v128.load(c1, 16);
+    c20 = v128.load(c2); c21 = v128.load(c2, 16);
+    c30 = v128.load(c3); c31 = v128.load(c3, 16);
+  }
+  let a0 = a;
+  const a1 = lda, a2 = lda << 1, a3 = lda * 3;
+  for (let p = 0; p < k; p++) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let x = v128.load32_splat(a0);
+    c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    x = v128.load32_splat(a0 + a1);
+    c10 = f32x4.add(c10, f32x4.mul(x, b0)); c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    x = v128.load32_splat(a0 + a2);
+    c20 = f32x4.add(c20, f32x4.mul(x, b0)); c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    x = v128.load32_splat(a0 + a3);
+    c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    a0 += 4;
+    b += 32;
+  }
+  v128.store(c, c00); v128.store(c, c01, 16);
+  v128.store(c1, c10); v128.store(c1, c11, 16);
+  v128.store(c2, c20); v128.store(c2, c21, 16);
+  v128.store(c3, c30); v128.store(c3, c31, 16);
+}
+
+// @ts-ignore: decorator
+@inline
+function kernel1x8(k: i32, a: usize, b: usize, c: usize, accumulate: bool): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+  if (accumulate) {
+    c0 = v128.load(c);
+    c1 = v128.load(c, 16);
+  }
+  for (let p = 0; p < k; p++) {
+    const x = v128.load32_splat(a);
+    c0 = f32x4.add(c0, f32x4.mul(x, v128.load(b)));
+    c1 = f32x4.add(c1, f32x4.mul(x, v128.load(b, 16)));
+    a += 4;
+    b += 32;
+  }
+  v128.store(c, c0);
+  v128.store(c, c1, 16);
+}
+
+/**
+ * C (+)= A @ B. `lda` and `ldc` are row strides in floats; `b` is packed with `packB`.
+ * Columns n..roundUp8(n) of C are written too (with the product of the zero padding).
+ */
+export function gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, c: usize, ldc: i32, accumulate: bool): void {
+  const panels = (n + 7) >> 3;
+  const panelBytes = <usize>k << 5;
+  const ldaBytes = <usize>lda << 2;
+  const ldcBytes = <usize>ldc << 2;
+  for (let i0 = 0; i0 < m; i0 += MC) {
+    const iEnd = min(m, i0 + MC);
+    for (let p = 0; p < panels; p++) {
+      const bp = b + <usize>p * panelBytes;
+      const cp = c + (<usize>p << 5);
+      let i = i0;
+      for (; i + 4 <= iEnd; i += 4) {
+        kernel4x8(k, a + <usize>i * ldaBytes, ldaBytes, bp, cp + <usize>i * ldcBytes, ldcBytes, accumulate);
+      }
+      for (; i < iEnd; i++) kernel1x8(k, a + <usize>i * ldaBytes, bp, cp + <usize>i * ldcBytes, accumulate);
+    }
+  }
+}

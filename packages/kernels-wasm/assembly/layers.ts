@@ -1,0 +1,183 @@
+// Fused recurrent layers: one direction of one layer over a whole sequence. The input projections of
+// every row are one GEMM into `gx` (row stride gh8 = 8-padded G*H, bias added); each step then
+// accumulates the recurrent GEMM over the active rows straight into that step's rows of `gx` (LSTM,
+// RNN) or into `gates` (GRU, whose n gate needs W_hn h apart) and applies the gates in place.
+// Padded layout: step t has B rows at t*B. Packed layout (batchSizes != 0): step t has batchSizes[t]
+// rows, stored one step after another. Pointers are byte offsets; nothing here allocates.
+
+import { relu4, reluScalar, sigmoid4, sigmoidScalar, tanh4, tanhScalar } from './activations';
+import { gemm } from './gemm';
+
+// @ts-ignore: decorator
+@inline
+function roundUp8(n: i32): i32 {
+  return (n + 7) & ~7;
+}
+
+/** gx[r, :] = x[r, :] @ W_ih^T + bias for every row. */
+function project(rows: i32, inputSize: i32, gh8: i32, x: usize, wih: usize, bias: usize, gx: usize): void {
+  gemm(rows, gh8, inputSize, x, inputSize, wih, gx, gh8, false);
+  for (let r = 0; r < rows; r++) {
+    const row = gx + (<usize>(r * gh8) << 2);
+    for (let j = 0; j < gh8; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(row + o, f32x4.add(v128.load(row + o), v128.load(bias + o)));
+    }
+  }
+}
+
+/** Copies nb rows of `width` floats from src (stride srcStride) to dst (stride dstStride). */
+function copyRows(nb: i32, width: i32, src: usize, srcStride: i32, dst: usize, dstStride: i32): void {
+  for (let b = 0; b < nb; b++) {
+    memory.copy(dst + (<usize>(b * dstStride) << 2), src + (<usize>(b * srcStride) << 2), <usize>width << 2);
+  }
+}
+
+// First row and row count of the current step (module globals: the kernels allocate nothing).
+let curRow: i32 = 0;
+let curN: i32 = 0;
+
+/** Moves to the s-th step of the iteration (time order, or reversed), for both layouts. */
+// @ts-ignore: decorator
+@inline
+function advance(s: i32, T: i32, B: i32, rows: i32, batchSizes: usize, reverse: bool): void {
+  const t = reverse ? T - 1 - s : s;
+  if (batchSizes == 0) {
+    curRow = t * B;
+    curN = B;
+  } else if (reverse) {
+    curN = load<i32>(batchSizes + (<usize>t << 2));
+    curRow = s == 0 ? rows - curN : curRow - curN;
+  } else {
+    curRow = s == 0 ? 0 : curRow + curN;
+    curN = load<i32>(batchSizes + (<usize>t << 2));
+  }
+}
+
+/**
+ * LSTM (gates i, f, g, o). h: [B, P], c: [B, H], out: [rows, P]; whr = 0 without projection,
+ * else hfull: [B, H] and ptmp: [B, roundUp8(P)] scratch.
+ */
+export function lstmLayer(
+  T: i32, B: i32, rows: i32, inputSize: i32, H: i32, P: i32,
+  x: usize, wih: usize, whh: usize, bias: usize, whr: usize,
+  batchSizes: usize, reverse: bool,
+  h: usize, c: usize, out: usize, gx: usize, hfull: usize, ptmp: usize,
+): void {
+  const gh8 = roundUp8(4 * H);
+  project(rows, inputSize, gh8, x, wih, bias, gx);
+  const hOut = whr != 0 ? hfull : h;
+  const hStride = whr != 0 ? H : P;
+  for (let s = 0; s < T; s++) {
+    advance(s, T, B, rows, batchSizes, reverse);
+    const nb = curN;
+    const g0 = gx + (<usize>(curRow * gh8) << 2);
+    gemm(nb, 4 * H, P, h, P, whh, g0, gh8, true);
+    for (let b = 0; b < nb; b++) {
+      const g = g0 + (<usize>(b * gh8) << 2);
+      const cb = c + (<usize>(b * H) << 2);
+      const hb = hOut + (<usize>(b * hStride) << 2);
+      const hBytes = <usize>H << 2;
+      let j = 0;
+      for (; j + 4 <= H; j += 4) {
+        const o = <usize>j << 2;
+        const ig = sigmoid4(v128.load(g + o));
+        const fg = sigmoid4(v128.load(g + hBytes + o));
+        const gg = tanh4(v128.load(g + 2 * hBytes + o));
+        const og = sigmoid4(v128.load(g + 3 * hBytes + o));
+        const cv = f32x4.add(f32x4.mul(fg, v128.load(cb + o)), f32x4.mul(ig, gg));
+        v128.store(cb + o, cv);
+        v128.store(hb + o, f32x4.mul(og, tanh4(cv)));
+      }
+      for (; j < H; j++) {
+        const o = <usize>j << 2;
+        const ig = sigmoidScalar(load<f32>(g + o));
+        const fg = sigmoidScalar(load<f32>(g + hBytes + o));
+        const gg = tanhScalar(load<f32>(g + 2 * hBytes + o));
+        const og = sigmoidScalar(load<f32>(g + 3 * hBytes + o));
+        const cv = fg * load<f32>(cb + o) + ig * gg;
+        store<f32>(cb + o, cv);
+        store<f32>(hb + o, og * tanhScalar(cv));
+      }
+    }
+    if (whr != 0) {
+      const p8 = roundUp8(P);
+      gemm(nb, P, H, hfull, H, whr, ptmp, p8, false);
+      copyRows(nb, P, ptmp, p8, h, P);
+    }
+    copyRows(nb, P, h, P, out + (<usize>(curRow * P) << 2), P);
+  }
+}
+
+/** GRU (gates r, z, n) with n = tanh(x W_in + b_in + r * (h W_hn + b_hn)). gates: [B, gh8] scratch. */
+export function gruLayer(
+  T: i32, B: i32, rows: i32, inputSize: i32, H: i32,
+  x: usize, wih: usize, whh: usize, bias: usize, bhn: usize,
+  batchSizes: usize, reverse: bool,
+  h: usize, out: usize, gx: usize, gates: usize,
+): void {
+  const gh8 = roundUp8(3 * H);
+  project(rows, inputSize, gh8, x, wih, bias, gx);
+  const hBytes = <usize>H << 2;
+  for (let s = 0; s < T; s++) {
+    advance(s, T, B, rows, batchSizes, reverse);
+    const nb = curN;
+    gemm(nb, 3 * H, H, h, H, whh, gates, gh8, false);
+    for (let b = 0; b < nb; b++) {
+      const xg = gx + (<usize>((curRow + b) * gh8) << 2);
+      const hg = gates + (<usize>(b * gh8) << 2);
+      const hb = h + (<usize>(b * H) << 2);
+      let j = 0;
+      for (; j + 4 <= H; j += 4) {
+        const o = <usize>j << 2;
+        const r = sigmoid4(f32x4.add(v128.load(xg + o), v128.load(hg + o)));
+        const z = sigmoid4(f32x4.add(v128.load(xg + hBytes + o), v128.load(hg + hBytes + o)));
+        const hn = f32x4.add(v128.load(hg + 2 * hBytes + o), v128.load(bhn + o));
+        const n = tanh4(f32x4.add(v128.load(xg + 2 * hBytes + o), f32x4.mul(r, hn)));
+        const hv = v128.load(hb + o);
+        v128.store(hb + o, f32x4.add(f32x4.mul(f32x4.sub(f32x4.splat(1), z), n), f32x4.mul(z, hv)));
+      }
+      for (; j < H; j++) {
+        const o = <usize>j << 2;
+        const r = sigmoidScalar(load<f32>(xg + o) + load<f32>(hg + o));
+        const z = sigmoidScalar(load<f32>(xg + hBytes + o) + load<f32>(hg + hBytes + o));
+        const n = tanhScalar(load<f32>(xg + 2 * hBytes + o) + r * (load<f32>(hg + 2 * hBytes + o) + load<f32>(bhn + o)));
+        store<f32>(hb + o, (1 - z) * n + z * load<f32>(hb + o));
+      }
+    }
+    copyRows(nb, H, h, H, out + (<usize>(curRow * H) << 2), H);
+  }
+}
+
+/** Elman RNN with tanh (relu = false) or relu. */
+export function rnnLayer(
+  T: i32, B: i32, rows: i32, inputSize: i32, H: i32,
+  x: usize, wih: usize, whh: usize, bias: usize, relu: bool,
+  batchSizes: usize, reverse: bool,
+  h: usize, out: usize, gx: usize,
+): void {
+  const gh8 = roundUp8(H);
+  project(rows, inputSize, gh8, x, wih, bias, gx);
+  for (let s = 0; s < T; s++) {
+    advance(s, T, B, rows, batchSizes, reverse);
+    const nb = curN;
+    const g0 = gx + (<usize>(curRow * gh8) << 2);
+    gemm(nb, H, H, h, H, whh, g0, gh8, true);
+    for (let b = 0; b < nb; b++) {
+      const g = g0 + (<usize>(b * gh8) << 2);
+      const hb = h + (<usize>(b * H) << 2);
+      let j = 0;
+      for (; j + 4 <= H; j += 4) {
+        const o = <usize>j << 2;
+        const v = v128.load(g + o);
+        v128.store(hb + o, relu ? relu4(v) : tanh4(v));
+      }
+      for (; j < H; j++) {
+        const o = <usize>j << 2;
+        const v = load<f32>(g + o);
+        store<f32>(hb + o, relu ? reluScalar(v) : tanhScalar(v));
+      }
+    }
+    copyRows(nb, H, h, H, out + (<usize>(curRow * H) << 2), H);
+  }
+}

@@ -1,0 +1,65 @@
+// Loads the kernels: decodes the inlined base64 binary, probes WebAssembly SIMD and compiles with the
+// async WebAssembly.compile, so no .wasm file path or fetch is involved anywhere.
+
+import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
+
+/** The kernels' exports; pointers are byte offsets into the shared memory. */
+export interface KernelExports {
+  gemm(m: number, n: number, k: number, a: number, lda: number, b: number, c: number, ldc: number, accumulate: boolean): void;
+  packB(src: number, k: number, n: number, dst: number): void;
+  packBTransposed(src: number, n: number, k: number, dst: number): void;
+  packedSize(k: number, n: number): number;
+  unary(op: number, x: number, y: number, n: number): void;
+  binary(op: number, a: number, b: number, y: number, n: number, m: number): void;
+  transpose(x: number, y: number, size: number, rank: number, shape: number, strides: number, idx: number): void;
+  lstmLayer(
+    T: number, B: number, rows: number, I: number, H: number, P: number,
+    x: number, wih: number, whh: number, bias: number, whr: number,
+    batchSizes: number, reverse: boolean,
+    h: number, c: number, out: number, gx: number, hfull: number, ptmp: number,
+  ): void;
+  gruLayer(
+    T: number, B: number, rows: number, I: number, H: number,
+    x: number, wih: number, whh: number, bias: number, bhn: number,
+    batchSizes: number, reverse: boolean,
+    h: number, out: number, gx: number, gates: number,
+  ): void;
+  rnnLayer(
+    T: number, B: number, rows: number, I: number, H: number,
+    x: number, wih: number, whh: number, bias: number, relu: boolean,
+    batchSizes: number, reverse: boolean,
+    h: number, out: number, gx: number,
+  ): void;
+}
+
+// The smallest module using a v128 instruction (as wasm-feature-detect probes SIMD).
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+/** Why the kernels cannot run here, or null if WebAssembly with SIMD is available. */
+export function simdUnavailableReason(): string | null {
+  if (typeof WebAssembly !== 'object' || typeof WebAssembly.compile !== 'function') {
+    return 'WebAssembly is not available in this environment';
+  }
+  try {
+    if (!WebAssembly.validate(SIMD_PROBE)) return 'WebAssembly SIMD (128-bit) is not supported by this engine';
+  } catch (error) {
+    return `WebAssembly SIMD probe failed: ${(error as Error).message}`;
+  }
+  return null;
+}
+
+function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** Compiles and instantiates the kernels against `memory`. */
+export async function instantiateKernels(memory: WebAssembly.Memory): Promise<KernelExports> {
+  const module = await WebAssembly.compile(decodeBase64(KERNELS_WASM_BASE64) as Uint8Array<ArrayBuffer>);
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  return instance.exports as unknown as KernelExports;
+}

@@ -1,0 +1,149 @@
+// What is particular to the wasm backend: its memory (allocator, growth limits, no leaks across calls)
+// and its fallback when WebAssembly SIMD or compilation is unavailable. The kernels themselves run the
+// shared conformance suite (conformance.test.ts).
+
+import { randomWeights } from '@recur/conformance';
+import {
+  BackendError,
+  Generator,
+  backendStatus,
+  listBackends,
+  ready,
+  registerBackend,
+  unregisterBackend,
+} from '@recur/core-tensor';
+import { jsBackend } from '@recur/kernels-js';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WasmHeap } from '../src/heap.js';
+import { wasmBackend } from '../src/index.js';
+
+beforeAll(async () => {
+  await wasmBackend.init();
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  for (const name of listBackends()) unregisterBackend(name);
+});
+
+describe('WasmHeap', () => {
+  it('reuses freed blocks and coalesces them', () => {
+    const heap = new WasmHeap(new WebAssembly.Memory({ initial: 2 }));
+    const a = heap.alloc(100);
+    const b = heap.alloc(100);
+    const c = heap.alloc(100);
+    expect(a % 64).toBe(0);
+    expect(new Set([a, b, c]).size).toBe(3);
+    heap.release(b);
+    expect(heap.alloc(64)).toBe(b);
+    heap.release(a);
+    heap.release(b);
+    heap.release(c);
+    expect(heap.stats()).toMatchObject({ allocated: 0, blocks: 0 });
+    expect(heap.alloc(300)).toBe(a);
+  });
+
+  it('grows the memory and refreshes its views', () => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    const heap = new WasmHeap(memory);
+    const before = heap.f32;
+    const p = heap.alloc(1 << 20);
+    expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(p + (1 << 20));
+    expect(heap.f32 === before).toBe(false);
+    expect(heap.f32.buffer).toBe(memory.buffer);
+  });
+
+  it('a growth failure is a BackendError naming the size, and the heap stays usable', () => {
+    const heap = new WasmHeap(new WebAssembly.Memory({ initial: 2, maximum: 3 }));
+    expect(() => heap.alloc(200_000)).toThrow(BackendError);
+    expect(() => heap.alloc(200_000)).toThrow(/cannot allocate 200000 bytes: growing the memory from 131072/);
+    expect(() => heap.alloc(5e9)).toThrow(/cannot allocate 5000000000 bytes: .*past the 4 GiB wasm32 limit/);
+    const p = heap.alloc(1000);
+    heap.f32[p >> 2] = 1.5;
+    expect(heap.f32[p >> 2]).toBe(1.5);
+  });
+});
+
+describe('wasm memory across calls', () => {
+  it('prepared weights are freed by dispose()', () => {
+    const weights = randomWeights(new Generator(1), 'lstm', 64, 128, 32);
+    wasmBackend.prepareWeights(weights).dispose(); // sizes the reusable scratch block
+    const start = wasmBackend.memoryStats();
+    const w = wasmBackend.prepareWeights(weights);
+    expect(wasmBackend.memoryStats().allocated).toBeGreaterThan(start.allocated);
+    w.dispose();
+    w.dispose();
+    expect(wasmBackend.memoryStats().allocated).toBe(start.allocated);
+  });
+
+  it('10,000 layer calls keep the memory flat', () => {
+    const w = wasmBackend.prepareWeights(randomWeights(new Generator(2), 'lstm', 32, 64));
+    const T = 10;
+    const B = 4;
+    const args = {
+      weights: w,
+      x: new Float32Array(T * B * 32).fill(0.1),
+      seqLen: T,
+      batch: B,
+      h0: null,
+      c0: null,
+      out: new Float32Array(T * B * 64),
+      outOffset: 0,
+      outStride: 64,
+      hN: new Float32Array(B * 64),
+      cN: new Float32Array(B * 64),
+    };
+    for (let i = 0; i < 100; i++) wasmBackend.lstmLayer(args);
+    const before = wasmBackend.memoryStats();
+    for (let i = 0; i < 10_000; i++) wasmBackend.lstmLayer(args);
+    expect(wasmBackend.memoryStats()).toEqual(before);
+    w.dispose();
+  });
+
+  it('rejects weights from another backend or already disposed', () => {
+    const jsW = jsBackend.prepareWeights(randomWeights(new Generator(3), 'gru', 2, 3));
+    const args = {
+      weights: jsW,
+      x: new Float32Array(2),
+      seqLen: 1,
+      batch: 1,
+      h0: null,
+      out: new Float32Array(3),
+      outOffset: 0,
+      outStride: 3,
+      hN: new Float32Array(3),
+    };
+    expect(() => wasmBackend.gruLayer(args)).toThrow("gruLayer: weights were prepared by backend 'js', expected 'wasm'");
+    const w = wasmBackend.prepareWeights(randomWeights(new Generator(3), 'gru', 2, 3));
+    w.dispose();
+    expect(() => wasmBackend.gruLayer({ ...args, weights: w })).toThrow('gruLayer: weights were disposed');
+  });
+});
+
+describe('fallback', () => {
+  async function freshWasm() {
+    vi.resetModules();
+    return (await import('../src/index.js')).wasmBackend;
+  }
+
+  it('ready() falls back to js without SIMD and keeps the reason', async () => {
+    vi.spyOn(WebAssembly, 'validate').mockReturnValue(false);
+    const fresh = await freshWasm();
+    registerBackend(fresh);
+    registerBackend(jsBackend);
+    expect(await ready()).toBe('js');
+    const status = backendStatus().find((s) => s.name === 'wasm');
+    expect(status?.state).toBe('failed');
+    expect(String(status?.error)).toMatch(/WebAssembly SIMD \(128-bit\) is not supported/);
+    expect(fresh.unavailableReason?.()).toMatch(/SIMD/);
+  });
+
+  it('ready() falls back to js when compilation fails', async () => {
+    vi.spyOn(WebAssembly, 'compile').mockRejectedValue(new Error('CompileError: boom'));
+    const fresh = await freshWasm();
+    registerBackend(fresh);
+    registerBackend(jsBackend);
+    expect(await ready()).toBe('js');
+    expect(fresh.unavailableReason?.()).toBe('CompileError: boom');
+  });
+});
