@@ -92,6 +92,36 @@ function kernel1x8(k: i32, a: usize, b: usize, c: usize, accumulate: bool): void
   v128.store(c, c1, 16);
 }
 
+// One row against four panels at once: eight independent accumulator chains hide the add latency
+// that limits kernel1x8 when there is a single row (the streaming case, m = 1).
+// @ts-ignore: decorator
+@inline
+function kernel1x32(k: i32, a: usize, b: usize, panelBytes: usize, c: usize, accumulate: bool): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+  let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
+  if (accumulate) {
+    c0 = v128.load(c); c1 = v128.load(c, 16); c2 = v128.load(c, 32); c3 = v128.load(c, 48);
+    c4 = v128.load(c, 64); c5 = v128.load(c, 80); c6 = v128.load(c, 96); c7 = v128.load(c, 112);
+  }
+  const b1 = b + panelBytes, b2 = b1 + panelBytes, b3 = b2 + panelBytes;
+  let o: usize = 0;
+  for (let p = 0; p < k; p++) {
+    const x = v128.load32_splat(a);
+    c0 = f32x4.add(c0, f32x4.mul(x, v128.load(b + o)));
+    c1 = f32x4.add(c1, f32x4.mul(x, v128.load(b + o, 16)));
+    c2 = f32x4.add(c2, f32x4.mul(x, v128.load(b1 + o)));
+    c3 = f32x4.add(c3, f32x4.mul(x, v128.load(b1 + o, 16)));
+    c4 = f32x4.add(c4, f32x4.mul(x, v128.load(b2 + o)));
+    c5 = f32x4.add(c5, f32x4.mul(x, v128.load(b2 + o, 16)));
+    c6 = f32x4.add(c6, f32x4.mul(x, v128.load(b3 + o)));
+    c7 = f32x4.add(c7, f32x4.mul(x, v128.load(b3 + o, 16)));
+    a += 4;
+    o += 32;
+  }
+  v128.store(c, c0); v128.store(c, c1, 16); v128.store(c, c2, 32); v128.store(c, c3, 48);
+  v128.store(c, c4, 64); v128.store(c, c5, 80); v128.store(c, c6, 96); v128.store(c, c7, 112);
+}
+
 /**
  * C (+)= A @ B. `lda` and `ldc` are row strides in floats; `b` is packed with `packB`.
  * Columns n..roundUp8(n) of C are written too (with the product of the zero padding).
@@ -101,16 +131,22 @@ export function gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, c: us
   const panelBytes = <usize>k << 5;
   const ldaBytes = <usize>lda << 2;
   const ldcBytes = <usize>ldc << 2;
-  for (let i0 = 0; i0 < m; i0 += MC) {
-    const iEnd = min(m, i0 + MC);
+  const m4 = m & ~3;
+  for (let i0 = 0; i0 < m4; i0 += MC) {
+    const iEnd = min(m4, i0 + MC);
     for (let p = 0; p < panels; p++) {
       const bp = b + <usize>p * panelBytes;
       const cp = c + (<usize>p << 5);
-      let i = i0;
-      for (; i + 4 <= iEnd; i += 4) {
+      for (let i = i0; i < iEnd; i += 4) {
         kernel4x8(k, a + <usize>i * ldaBytes, ldaBytes, bp, cp + <usize>i * ldcBytes, ldcBytes, accumulate);
       }
-      for (; i < iEnd; i++) kernel1x8(k, a + <usize>i * ldaBytes, bp, cp + <usize>i * ldcBytes, accumulate);
     }
+  }
+  for (let i = m4; i < m; i++) {
+    const ai = a + <usize>i * ldaBytes;
+    const ci = c + <usize>i * ldcBytes;
+    let p = 0;
+    for (; p + 4 <= panels; p += 4) kernel1x32(k, ai, b + <usize>p * panelBytes, panelBytes, ci + (<usize>p << 5), accumulate);
+    for (; p < panels; p++) kernel1x8(k, ai, b + <usize>p * panelBytes, ci + (<usize>p << 5), accumulate);
   }
 }
