@@ -1,0 +1,176 @@
+// `pnpm bench`: every recur backend and every peer on the same workloads, each runner in its own
+// process, one after another (never competing for the cores). Prints the tables and writes them, with
+// the raw JSON lines, the machine and the versions, to bench/results/.
+// Flags: --quick (a subset in under a minute), --memory (the full 10,000-call memory soak),
+//        --runners=a,b  --workloads=x,y
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Cell } from './runner.js';
+import { QUICK, WORKLOADS } from './workloads.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',');
+const quick = flag('quick');
+
+const ALL_RUNNERS = [
+  'recur-wasm',
+  'recur-js',
+  'recur-wasm-frames',
+  'recur-js-frames',
+  'ort-node',
+  'ort-web-1t',
+  'ort-web-2t',
+  'tfjs-wasm',
+  'tfjs-cpu',
+  'brain.js',
+];
+const QUICK_RUNNERS = ['recur-wasm', 'recur-js', 'recur-wasm-frames', 'ort-node', 'ort-web-1t', 'tfjs-wasm'];
+const runners = option('runners') ?? (quick ? QUICK_RUNNERS : ALL_RUNNERS);
+const workloads = option('workloads') ?? (quick ? QUICK : WORKLOADS.map((w) => w.id));
+
+function child(script: string, scriptArgs: string[]): string[] {
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--conditions=@recur/source', '--import', 'tsx', join(here, script), ...scriptArgs],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
+  );
+  if (r.status !== 0) process.stderr.write(`  ${script} ${scriptArgs.join(' ')} exited with ${r.status}\n`);
+  return (r.stdout ?? '').split('\n').filter((l) => l.startsWith('{'));
+}
+
+const started = Date.now();
+console.log(`recur bench${quick ? ' (quick)' : ''}: ${runners.length} runners x ${workloads.length} workloads, one process each\n`);
+const cells: Cell[] = [];
+for (const r of runners) for (const line of child('runner.ts', [r, workloads.join(',')])) cells.push(JSON.parse(line) as Cell);
+console.log('\nGEMM micro-benchmark');
+const gemm = child('gemm.ts', [quick ? '256,512' : '256,512,1024']).map((l) => JSON.parse(l) as { backend: string; n: number; gflops: number; medianMs: number });
+const soakCalls = flag('memory') ? 10_000 : quick ? 200 : 1000;
+console.log(`\nMemory soak: ${soakCalls} forward calls of medium on wasm`);
+const memory = child('memory.ts', [String(soakCalls)]).map((l) => JSON.parse(l));
+
+// ---- tables
+const byKey = new Map(cells.map((c) => [`${c.runner}|${c.workload}`, c]));
+const get = (r: string, w: string) => byKey.get(`${r}|${w}`);
+const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const ERR_OK = 1e-4;
+
+function cellText(c: Cell | undefined): string {
+  if (!c) return '';
+  if (c.medianMs === undefined) return `— (${c.skipped})`;
+  const err = c.maxAbsErr !== undefined && c.maxAbsErr > ERR_OK ? ` ⚠ err ${c.maxAbsErr.toExponential(1)}` : '';
+  const runs = (c.runs ?? 0) < 10 ? ` (${c.runs} runs)` : '';
+  return `${fmtMs(c.medianMs)} ms · ${c.gflops!.toFixed(1)} GF/s${runs}${err}`;
+}
+
+const lines: string[] = [];
+const out = (s = '') => lines.push(s);
+out(`| workload | ${runners.join(' | ')} |`);
+out(`|---|${runners.map(() => '---').join('|')}|`);
+for (const w of workloads) out(`| ${w} | ${runners.map((r) => cellText(get(r, w))).join(' | ')} |`);
+out('');
+out('Median ms per forward and GFLOP/s (multiply-add = 2 flops). ⚠ marks outputs that differ from recur js by more than 1e-4 (max abs error).');
+
+const ratioLines: string[] = [];
+const peers = runners.filter((r) => !r.startsWith('recur-'));
+for (const mine of ['recur-wasm', 'recur-js'].filter((r) => runners.includes(r))) {
+  ratioLines.push(`| ${mine} vs | ${workloads.join(' | ')} |`, `|---|${workloads.map(() => '---').join('|')}|`);
+  for (const p of peers) {
+    const row = workloads.map((w) => {
+      const a = get(mine, w);
+      const b = get(p, w);
+      return a?.medianMs && b?.medianMs ? `${(b.medianMs / a.medianMs).toFixed(2)}×` : '';
+    });
+    ratioLines.push(`| ${p} | ${row.join(' | ')} |`);
+  }
+  ratioLines.push('');
+}
+
+const ratio = (mine: string, peer: string, w: string) => {
+  const a = get(mine, w)?.medianMs;
+  const b = get(peer, w)?.medianMs;
+  return a && b ? b / a : undefined;
+};
+const targets: Array<[string, number | undefined, number]> = [];
+for (const w of ['medium', 'gru-medium', 'rnn-medium']) targets.push([`recur-wasm ≥ 2× ort-web-1t on ${w}`, ratio('recur-wasm', 'ort-web-1t', w), 2]);
+targets.push(['recur-wasm faster than ort-web-1t on large', ratio('recur-wasm', 'ort-web-1t', 'large'), 1]);
+for (const w of workloads) targets.push([`recur-wasm ≥ 4× tfjs-wasm on ${w}`, ratio('recur-wasm', 'tfjs-wasm', w), 4]);
+targets.push(['recur-wasm as fast as ort-node on stream', ratio('recur-wasm', 'ort-node', 'stream'), 1]);
+for (const w of workloads) targets.push([`recur-js ≥ 10× tfjs-cpu on ${w}`, ratio('recur-js', 'tfjs-cpu', w), 10]);
+const targetLines = ['| target | measured | met |', '|---|---|---|'];
+for (const [label, value, need] of targets) {
+  if (value === undefined) continue;
+  targetLines.push(`| ${label} | ${value.toFixed(2)}× | ${value >= need ? '✓' : '✗ missed'} |`);
+}
+
+const gemmLines = ['| backend | n | ms | GFLOP/s |', '|---|---:|---:|---:|'];
+for (const g of gemm) gemmLines.push(`| ${g.backend} | ${g.n} | ${fmtMs(g.medianMs)} | ${g.gflops.toFixed(1)} |`);
+const memLines = memory.map(
+  (m) =>
+    `${m.calls} forward calls of medium on wasm in ${m.seconds.toFixed(0)} s: heap ${m.before.heapUsedMB.toFixed(1)} → ${m.after.heapUsedMB.toFixed(1)} MB, ` +
+    `RSS ${m.before.rssMB.toFixed(1)} → ${m.after.rssMB.toFixed(1)} MB, wasm memory ${m.before.wasmMB.toFixed(1)} → ${m.after.wasmMB.toFixed(1)} MB`,
+);
+
+const notes = [...new Set(cells.filter((c) => c.note).map((c) => `- ${c.runner}: ${c.note}`))];
+const versions = [...new Set(cells.map((c) => `${c.runner.replace(/-(1t|2t|frames)$/, '')} ${c.version}`))].sort();
+const machine = `${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}-${process.arch}`;
+let commit = '';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+} catch {
+  // not a git checkout
+}
+
+const report = [
+  `# recur benchmark${quick ? ' (quick)' : ''}`,
+  '',
+  `${new Date().toISOString()} · ${machine}${commit ? ` · commit ${commit}` : ''}`,
+  `Command: \`pnpm bench${args.length ? ` ${args.join(' ')}` : ''}\` · versions: ${versions.join(', ')}`,
+  '',
+  '## Time per forward',
+  '',
+  ...lines,
+  '',
+  '## Ratios (peer time / recur time: above 1× means recur is faster)',
+  '',
+  ...ratioLines,
+  '## Targets',
+  '',
+  ...targetLines,
+  '',
+  '## GEMM (matmul primitive, square)',
+  '',
+  ...gemmLines,
+  '',
+  '## Memory',
+  '',
+  ...memLines,
+  '',
+  '## Notes',
+  '',
+  ...notes,
+  '- recur-*-frames: the same stream fed one frame at a time through `module.stream().step()`.',
+  '- ort-web and tfjs-wasm run their wasm builds inside Node; threads: ort-web-2t uses 2 wasm threads.',
+  '',
+  '## Raw results (JSON lines)',
+  '',
+  '```',
+  ...cells.map((c) => JSON.stringify(c)),
+  ...gemm.map((g) => JSON.stringify({ gemm: g })),
+  ...memory.map((m) => JSON.stringify({ memory: m })),
+  '```',
+  '',
+].join('\n');
+
+console.log(`\n${report.split('## Raw results')[0]}`);
+const dir = join(here, '..', 'results');
+mkdirSync(dir, { recursive: true });
+const name = `${quick ? 'quick' : 'full'}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`;
+writeFileSync(join(dir, name), report);
+writeFileSync(join(dir, quick ? 'latest-quick.md' : 'latest.md'), report);
+console.log(`wrote bench/results/${name} (${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -1,0 +1,144 @@
+// One runner in its own process: prepares each workload (outside the timer), checks its output against
+// recur js, times warm-up plus at least 10 runs and one second of runs, and prints one JSON line per cell.
+// Usage: runner.ts <runner> <workload,...>
+
+import { performance } from 'node:perf_hooks';
+import { brainRunner } from './runners/brain.js';
+import { ortRunner } from './runners/ort.js';
+import { recurRunner } from './runners/recur.js';
+import { tfjsRunner } from './runners/tfjs.js';
+import type { Runner } from './runners/types.js';
+import { WORKLOADS, type Workload, flops } from './workloads.js';
+
+export const RUNNERS: Record<string, () => Runner> = {
+  'recur-wasm': () => recurRunner('wasm'),
+  'recur-js': () => recurRunner('js'),
+  'recur-wasm-frames': () => recurRunner('wasm', true),
+  'recur-js-frames': () => recurRunner('js', true),
+  'ort-node': () => ortRunner('node', 1),
+  'ort-node-2t': () => ortRunner('node', 2),
+  'ort-web-1t': () => ortRunner('web', 1),
+  'ort-web-2t': () => ortRunner('web', 2),
+  'tfjs-wasm': () => tfjsRunner('wasm'),
+  'tfjs-cpu': () => tfjsRunner('cpu'),
+  'brain.js': () => brainRunner,
+};
+
+/** A single run slower than this gets fewer timed runs (and the table says how many). */
+const SLOW_RUN_MS = 3000;
+const BUDGET_MS = 30_000;
+/** Cells estimated to need longer than this per forward are skipped (and the table says so). */
+const MAX_ESTIMATED_S = 60;
+
+export interface Cell {
+  runner: string;
+  workload: string;
+  medianMs?: number;
+  minMs?: number;
+  runs?: number;
+  gflops?: number;
+  maxAbsErr?: number;
+  note?: string;
+  skipped?: string;
+  version: string;
+}
+
+async function reference(w: Workload): Promise<Float32Array> {
+  const p = (await recurRunner('js').prepare(w))!;
+  await p.run();
+  return p.output();
+}
+
+function maxAbsError(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
+  let e = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= e)) e = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+  }
+  return e;
+}
+
+async function measure(runnerName: string, w: Workload): Promise<Cell> {
+  const runner = RUNNERS[runnerName]!();
+  const base = { runner: runnerName, workload: w.id, version: runner.version() };
+  const skip = runner.skip?.(w);
+  if (skip) return { ...base, skipped: skip };
+  // The reference first: it selects recur's js backend, and a recur runner selects its own after.
+  const ref = await reference(w);
+  const p = await runner.prepare(w);
+  if (!p) return { ...base, skipped: 'not expressible' };
+  const t0 = performance.now();
+  await p.run();
+  const first = performance.now() - t0;
+  const got = await p.output();
+  const H = w.hiddenSize;
+  const expected = p.compare === 'last' ? ref.subarray((w.seqLen - 1) * w.batch * H) : ref;
+  const maxAbsErr = maxAbsError(got, expected);
+  const times: number[] = [];
+  if (first < SLOW_RUN_MS) {
+    await p.run(); // second warm-up
+    const start = performance.now();
+    while (times.length < 10 || performance.now() - start < 1000) {
+      const s = performance.now();
+      await p.run();
+      times.push(performance.now() - s);
+      if (times.length >= 10 && performance.now() - start > BUDGET_MS) break;
+    }
+  } else {
+    const runs = Math.max(2, Math.min(10, Math.floor(BUDGET_MS / first)));
+    for (let i = 0; i < runs; i++) {
+      const s = performance.now();
+      await p.run();
+      times.push(performance.now() - s);
+    }
+  }
+  p.dispose?.();
+  times.sort((a, b) => a - b);
+  const medianMs = times[Math.floor(times.length / 2)]!;
+  return {
+    ...base,
+    medianMs,
+    minMs: times[0]!,
+    runs: times.length,
+    gflops: flops(w) / medianMs / 1e6,
+    maxAbsErr,
+    ...(p.note ? { note: p.note } : {}),
+  };
+}
+
+async function main(): Promise<void> {
+  const [runnerName, list] = process.argv.slice(2);
+  if (!runnerName || !RUNNERS[runnerName]) throw new Error(`unknown runner ${runnerName}; one of ${Object.keys(RUNNERS).join(', ')}`);
+  const ids = (list ?? '').split(',').filter(Boolean);
+  let throughput = 0; // GFLOP/s of the last measured cell, to skip hopeless ones
+  for (const w of WORKLOADS.filter((x) => ids.includes(x.id))) {
+    process.stderr.write(`  ${runnerName.padEnd(18)} ${w.id.padEnd(11)} ...`);
+    let cell: Cell;
+    const estimateS = throughput > 0 ? flops(w) / throughput / 1e9 : 0;
+    try {
+      if (estimateS > MAX_ESTIMATED_S) {
+        cell = {
+          runner: runnerName,
+          workload: w.id,
+          version: RUNNERS[runnerName]!().version(),
+          skipped: `~${estimateS.toFixed(0)} s per forward at its ${throughput.toFixed(2)} GFLOP/s on the previous workload`,
+        };
+      } else {
+        cell = await measure(runnerName, w);
+        if (cell.gflops) throughput = cell.gflops;
+      }
+    } catch (error) {
+      cell = { runner: runnerName, workload: w.id, version: '?', skipped: `failed: ${(error as Error).message.split('\n')[0]}` };
+    }
+    process.stderr.write(
+      cell.medianMs !== undefined
+        ? ` ${cell.medianMs.toFixed(2)} ms (${cell.runs} runs), max err ${cell.maxAbsErr?.toExponential(1)}\n`
+        : ` skipped: ${cell.skipped}\n`,
+    );
+    process.stdout.write(`${JSON.stringify(cell)}\n`);
+  }
+  process.exit(0);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,98 @@
+// The benchmark workloads and their seeded weights in PyTorch's layout, identical in every process,
+// so each peer runs the same model on the same input.
+
+import { Generator } from '@recur/core-tensor';
+
+export type Kind = 'LSTM' | 'GRU' | 'RNN';
+
+export interface Workload {
+  id: string;
+  kind: Kind;
+  inputSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  bidirectional: boolean;
+  seqLen: number;
+  batch: number;
+}
+
+export const WORKLOADS: Workload[] = [
+  { id: 'tiny', kind: 'LSTM', inputSize: 5, hiddenSize: 10, numLayers: 1, bidirectional: false, seqLen: 6, batch: 3 },
+  { id: 'stream', kind: 'LSTM', inputSize: 64, hiddenSize: 128, numLayers: 1, bidirectional: false, seqLen: 200, batch: 1 },
+  { id: 'medium', kind: 'LSTM', inputSize: 128, hiddenSize: 256, numLayers: 1, bidirectional: false, seqLen: 100, batch: 32 },
+  { id: 'large', kind: 'LSTM', inputSize: 512, hiddenSize: 512, numLayers: 2, bidirectional: true, seqLen: 50, batch: 64 },
+  { id: 'gru-medium', kind: 'GRU', inputSize: 128, hiddenSize: 256, numLayers: 1, bidirectional: false, seqLen: 100, batch: 32 },
+  { id: 'rnn-medium', kind: 'RNN', inputSize: 128, hiddenSize: 256, numLayers: 1, bidirectional: false, seqLen: 100, batch: 32 },
+];
+
+/** The quick subset (`pnpm bench --quick`). */
+export const QUICK = ['tiny', 'stream', 'medium'];
+
+export function gates(kind: Kind): number {
+  return kind === 'LSTM' ? 4 : kind === 'GRU' ? 3 : 1;
+}
+
+/** Floating-point operations of one forward pass (multiply-adds count two). */
+export function flops(w: Workload): number {
+  const G = gates(w.kind);
+  const D = w.bidirectional ? 2 : 1;
+  let total = 0;
+  for (let l = 0; l < w.numLayers; l++) {
+    const input = l === 0 ? w.inputSize : w.hiddenSize * D;
+    total += D * 2 * w.seqLen * w.batch * G * w.hiddenSize * (input + w.hiddenSize);
+  }
+  return total;
+}
+
+export interface Weights {
+  /** PyTorch state_dict entries, e.g. weight_ih_l0, bias_hh_l1_reverse. */
+  params: Record<string, { shape: number[]; data: Float32Array }>;
+  /** Input `[T, B, I]`, time-major. */
+  input: Float32Array;
+}
+
+/** PyTorch-layout weights from U(-1/sqrt(H), 1/sqrt(H)) and a standard normal input, seeded by the id. */
+export function makeWeights(w: Workload): Weights {
+  let seed = 0;
+  for (const ch of w.id) seed = (seed * 31 + ch.charCodeAt(0)) >>> 0;
+  const g = new Generator(seed);
+  const G = gates(w.kind);
+  const H = w.hiddenSize;
+  const D = w.bidirectional ? 2 : 1;
+  const bound = 1 / Math.sqrt(H);
+  const uniform = (n: number) => Float32Array.from({ length: n }, () => -bound + 2 * bound * g.uniform());
+  const params: Weights['params'] = {};
+  for (let l = 0; l < w.numLayers; l++) {
+    for (let d = 0; d < D; d++) {
+      const sfx = `_l${l}${d === 1 ? '_reverse' : ''}`;
+      const input = l === 0 ? w.inputSize : H * D;
+      params[`weight_ih${sfx}`] = { shape: [G * H, input], data: uniform(G * H * input) };
+      params[`weight_hh${sfx}`] = { shape: [G * H, H], data: uniform(G * H * H) };
+      params[`bias_ih${sfx}`] = { shape: [G * H], data: uniform(G * H) };
+      params[`bias_hh${sfx}`] = { shape: [G * H], data: uniform(G * H) };
+    }
+  }
+  const input = Float32Array.from({ length: w.seqLen * w.batch * w.inputSize }, () => g.normal());
+  return { params, input };
+}
+
+/** Time-major `[T, B, F]` to batch-first `[B, T, F]`. */
+export function toBatchFirst(x: Float32Array, T: number, B: number, F: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) out.set(x.subarray((t * B + b) * F, (t * B + b + 1) * F), (b * T + t) * F);
+  return out;
+}
+
+/** Rows of a `[G*H, K]` weight reordered by gate blocks: `order[k]` is the source block of block k. */
+export function reorderGates(data: Float32Array, H: number, K: number, order: number[]): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let k = 0; k < order.length; k++) out.set(data.subarray(order[k]! * H * K, (order[k]! + 1) * H * K), k * H * K);
+  return out;
+}
+
+/** Transposes a row-major `[rows, cols]` matrix. */
+export function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
