@@ -1,0 +1,33 @@
+// Messages between the page and the compute worker (runs never block the page).
+
+import type { Config } from './config.js';
+
+export interface StateDictPayload {
+  [name: string]: { shape: number[]; data: Float32Array };
+}
+
+export type Request =
+  | { id: number; type: 'init' }
+  | { id: number; type: 'run'; config: Config; backend: string; input: Float32Array | null; weights: StateDictPayload | null }
+  | { id: number; type: 'compare'; config: Config; input: Float32Array | null; weights: StateDictPayload | null }
+  | { id: number; type: 'bench'; config: Config; lengths: number[]; backends: string[] };
+
+export interface RunResult {
+  backend: string;
+  ms: number;
+  input: Float32Array;
+  out: Float32Array;
+  outShape: number[];
+  hN: Float32Array;
+  hShape: number[];
+  cN: Float32Array | null;
+  cShape: number[] | null;
+}
+
+export type Response =
+  | { id: number; type: 'ready'; backends: string[]; chosen: string; unavailable: Record<string, string> }
+  | { id: number; type: 'result'; result: RunResult }
+  | { id: number; type: 'compared'; maxAbsDiff: number; js: RunResult; wasm: RunResult }
+  | { id: number; type: 'progress'; done: number; total: number; label: string }
+  | { id: number; type: 'bench'; points: Array<{ backend: string; seqLen: number; ms: number }> }
+  | { id: number; type: 'error'; message: string };

@@ -1,0 +1,138 @@
+// The compute worker: builds the configured module on the chosen backend, loads weights, runs it and
+// times it, so long runs never freeze the page. Uses only recur's public API.
+
+/// <reference lib="webworker" />
+import { Tensor, backendStatus, listBackends, randn, ready, registerBackend, setBackend } from '@recur/core-tensor';
+import { wasmBackend } from '@recur/kernels-wasm';
+import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from '@recur/nn-recurrent';
+import { type Config, isCell, shapesOf } from './config.js';
+import type { Request, Response, RunResult, StateDictPayload } from './protocol.js';
+
+registerBackend(wasmBackend);
+
+const post = (msg: Response, transfer: Transferable[] = []) => (self as unknown as DedicatedWorkerGlobalScope).postMessage(msg, transfer);
+
+function build(c: Config, weights: StateDictPayload | null) {
+  const common = { seed: c.seed, bias: c.bias };
+  let m: RNN | LSTM | GRU | RNNCell | LSTMCell | GRUCell;
+  switch (c.kind) {
+    case 'RNN':
+      m = new RNN(c.inputSize, c.hiddenSize, c.numLayers, { ...common, nonlinearity: c.nonlinearity, batchFirst: c.batchFirst, bidirectional: c.bidirectional });
+      break;
+    case 'LSTM':
+      m = new LSTM(c.inputSize, c.hiddenSize, c.numLayers, { ...common, batchFirst: c.batchFirst, bidirectional: c.bidirectional, projSize: c.projSize });
+      break;
+    case 'GRU':
+      m = new GRU(c.inputSize, c.hiddenSize, c.numLayers, { ...common, batchFirst: c.batchFirst, bidirectional: c.bidirectional });
+      break;
+    case 'RNNCell':
+      m = new RNNCell(c.inputSize, c.hiddenSize, { ...common, nonlinearity: c.nonlinearity });
+      break;
+    case 'LSTMCell':
+      m = new LSTMCell(c.inputSize, c.hiddenSize, common);
+      break;
+    default:
+      m = new GRUCell(c.inputSize, c.hiddenSize, common);
+  }
+  if (weights) m.loadStateDict(Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, new Tensor(v.data, v.shape)])));
+  return m.eval();
+}
+
+function inputFor(c: Config, given: Float32Array | null): Tensor {
+  const shape = shapesOf(c).input;
+  if (!given) return randn(shape, { seed: c.seed });
+  return new Tensor(given, shape);
+}
+
+/** One forward pass (cells are stepped over the sequence), with its time. */
+function forward(c: Config, weights: StateDictPayload | null, given: Float32Array | null, backend: string): RunResult {
+  const m = build(c, weights);
+  const x = inputFor(c, given);
+  const s = shapesOf(c);
+  const runOnce = () => {
+    if (isCell(c.kind)) {
+      const { seqLen: T, batch: B, inputSize: I, hiddenSize: H } = c;
+      const outs = new Float32Array(T * B * H);
+      let h: Tensor | undefined;
+      let cs: Tensor | undefined;
+      for (let t = 0; t < T; t++) {
+        const xt = new Tensor(x.values.slice(t * B * I, (t + 1) * B * I), [B, I]);
+        if (m instanceof LSTMCell) [h, cs] = m.forward(xt, h && cs ? [h, cs] : null);
+        else h = (m as RNNCell | GRUCell).forward(xt, h);
+        outs.set(h!.values, t * B * H);
+      }
+      return { out: outs, hN: h!.values, cN: cs?.values ?? null };
+    }
+    if (m instanceof LSTM) {
+      const [out, [hN, cN]] = m.forward(x);
+      return { out: out.values, hN: hN.values, cN: cN.values };
+    }
+    const [out, hN] = (m as RNN | GRU).forward(x);
+    return { out: out.values, hN: hN.values, cN: null };
+  };
+  const r = runOnce(); // also the warm-up: weights are prepared for the backend on the first call
+  // Timers in a worker may be coarse (0.1 ms): repeat small runs until 20 ms have passed.
+  let reps = 0;
+  const t0 = performance.now();
+  do {
+    runOnce();
+    reps++;
+  } while (performance.now() - t0 < 20 && reps < 1000);
+  const ms = (performance.now() - t0) / reps;
+  m.dispose();
+  return { backend, ms, input: x.values, out: r.out, outShape: s.output, hN: r.hN, hShape: s.hN, cN: r.cN, cShape: s.cN };
+}
+
+const buffers = (r: RunResult) => [r.out.buffer, r.hN.buffer, ...(r.cN ? [r.cN.buffer] : [])] as Transferable[];
+
+async function handle(req: Request): Promise<void> {
+  switch (req.type) {
+    case 'init': {
+      const chosen = await ready();
+      const unavailable: Record<string, string> = {};
+      for (const s of backendStatus()) if (s.state === 'failed') unavailable[s.name] = String((s.error as Error)?.message ?? s.error);
+      post({ id: req.id, type: 'ready', backends: listBackends(), chosen, unavailable });
+      return;
+    }
+    case 'run': {
+      await setBackend(req.backend);
+      const result = forward(req.config, req.weights, req.input, req.backend);
+      post({ id: req.id, type: 'result', result }, buffers(result));
+      return;
+    }
+    case 'compare': {
+      await setBackend('js');
+      const js = forward(req.config, req.weights, req.input, 'js');
+      await setBackend('wasm');
+      const wasm = forward(req.config, req.weights, req.input, 'wasm');
+      let maxAbsDiff = 0;
+      for (const [a, b] of [[js.out, wasm.out], [js.hN, wasm.hN]] as const) {
+        for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i]! - b[i]!));
+      }
+      post({ id: req.id, type: 'compared', maxAbsDiff, js, wasm });
+      return;
+    }
+    case 'bench': {
+      const points: Array<{ backend: string; seqLen: number; ms: number }> = [];
+      const total = req.backends.length * req.lengths.length;
+      for (const backend of req.backends) {
+        await setBackend(backend);
+        for (const seqLen of req.lengths) {
+          const c = { ...req.config, seqLen };
+          const times = [0, 1, 2].map(() => forward(c, null, null, backend).ms).sort((a, b) => a - b);
+          points.push({ backend, seqLen, ms: times[1]! });
+          post({ id: req.id, type: 'progress', done: points.length, total, label: `${backend}, T = ${seqLen}` });
+          await new Promise((r) => setTimeout(r, 0));
+        }
+      }
+      post({ id: req.id, type: 'bench', points });
+      return;
+    }
+  }
+}
+
+self.onmessage = (event: MessageEvent<Request>) => {
+  handle(event.data).catch((error: unknown) => {
+    post({ id: event.data.id, type: 'error', message: error instanceof Error ? error.message : String(error) });
+  });
+};

@@ -1,0 +1,185 @@
+// The built playground in headless Chromium: shapes follow the options, js and wasm give the same
+// numbers, a PyTorch safetensors file loads, bad input is explained next to the field, the keyboard
+// reaches the controls, and no console error appears. Screenshots go to screenshots/.
+
+import { readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { launchChromium, serveStatic, watchConsole } from '@recur/conformance/browser';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const shots = fileURLToPath(new URL('../screenshots/', import.meta.url));
+const fixture = fileURLToPath(new URL('./fixtures/lstm_4_6_2layers_bi_proj3.safetensors', import.meta.url));
+
+let server: Awaited<ReturnType<typeof serveStatic>>;
+let browser: Browser;
+let page: Page;
+let consoleErrors: ReturnType<typeof watchConsole>;
+
+async function set(key: string, value: string | boolean): Promise<void> {
+  const input = page.locator(`#f-${key}`);
+  if (typeof value === 'boolean') await input.setChecked(value);
+  else if ((await input.evaluate((e) => e.tagName)) === 'SELECT') await input.selectOption(value);
+  else await input.fill(value);
+}
+
+const shape = (name: string) => page.locator(`#shapes li[data-tensor='${name}'] code`).textContent();
+
+beforeAll(async () => {
+  mkdirSync(shots, { recursive: true });
+  server = await serveStatic({ '/': dist });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  consoleErrors = watchConsole(page);
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('playground', () => {
+  it('draws the default LSTM(5, 10, 2, bidirectional) with its shapes', async () => {
+    expect(await shape('input')).toBe('[6, 3, 5]');
+    expect(await shape('output')).toBe('[6, 3, 20]');
+    expect(await shape('h_n')).toBe('[4, 3, 10]');
+    expect(await shape('c_n')).toBe('[4, 3, 10]');
+    const svgText = await page.locator('#diagram').textContent();
+    expect(svgText).toContain('output [6, 3, 20]');
+    expect(svgText).toContain('h_n [4, 3, 10]');
+    expect(svgText).toContain('out[0, :, 10:] == h_n[-1]');
+    expect(await page.locator('#diagram rect.cell').count()).toBe(2 * 2 * 6);
+    await page.screenshot({ path: `${shots}default.png`, fullPage: true });
+  });
+
+  it('updates the shapes and the drawing live as options change', async () => {
+    await set('kind', 'GRU');
+    await set('bidirectional', false);
+    await set('numLayers', '3');
+    await set('batchFirst', true);
+    expect(await shape('input')).toBe('[3, 6, 5]');
+    expect(await shape('output')).toBe('[3, 6, 10]');
+    expect(await shape('h_n')).toBe('[3, 3, 10]');
+    expect(await page.locator("#shapes li[data-tensor='c_n']").count()).toBe(0);
+    expect(await page.locator('#diagram').textContent()).toContain('out[-1] == h_n[-1]');
+    await set('kind', 'LSTM');
+    await set('projSize', '4');
+    expect(await shape('h_n')).toBe('[3, 3, 4]');
+    expect(await shape('c_n')).toBe('[3, 3, 10]');
+    await set('kind', 'GRUCell');
+    expect(await page.locator('#f-numLayers').isDisabled()).toBe(true);
+    expect(await shape('h_next')).toBe('[3, 10]');
+  });
+
+  it('explains nonsense sizes next to the field and keeps working', async () => {
+    await set('kind', 'LSTM');
+    await set('projSize', '0');
+    await set('hiddenSize', '0');
+    await expect.poll(() => page.locator('#f-hiddenSize-error').textContent()).toContain('must be at least 1, got 0');
+    expect(await page.locator('#run-button').isDisabled()).toBe(true);
+    await set('hiddenSize', '-3');
+    expect(await page.locator('#f-hiddenSize-error').textContent()).toContain('got -3');
+    await set('hiddenSize', '4000');
+    await set('seqLen', '2000');
+    await set('batch', '512');
+    expect(await page.locator('#work-error').textContent()).toContain('GFLOP per forward');
+    await page.screenshot({ path: `${shots}errors.png`, fullPage: true });
+    await set('hiddenSize', '10');
+    await set('seqLen', '6');
+    await set('batch', '3');
+    expect(await page.locator('#f-hiddenSize-error').isHidden()).toBe(true);
+    expect(await page.locator('#run-button').isDisabled()).toBe(false);
+  });
+
+  it('runs on js and on wasm and both give the same numbers', async () => {
+    await set('kind', 'LSTM');
+    await set('bidirectional', true);
+    await set('numLayers', '2');
+    await set('batchFirst', false);
+    for (const backend of ['js', 'wasm']) {
+      await page.locator('#backend').selectOption(backend);
+      await page.locator('#run-button').click();
+      await expect.poll(() => page.locator('#run-status').getAttribute('data-backend'), { timeout: 30_000 }).toBe(backend);
+      expect(await page.locator('#run-status').textContent()).toMatch(new RegExp(`forward on ${backend}: [0-9.]+ ms`));
+      expect(await page.locator("#identities li[data-identity='forward']").getAttribute('class')).toBe('ok');
+      expect(await page.locator("#identities li[data-identity='reverse']").getAttribute('class')).toBe('ok');
+    }
+    await page.locator('#compare-button').click();
+    await expect.poll(() => page.locator('#run-status').getAttribute('data-max-abs-diff'), { timeout: 30_000 }).not.toBeNull();
+    const diff = Number(await page.locator('#run-status').getAttribute('data-max-abs-diff'));
+    expect(diff).toBeLessThan(1e-5);
+    expect(await page.locator('#heatmaps canvas').count()).toBe(3);
+    await page.screenshot({ path: `${shots}run.png`, fullPage: true });
+  });
+
+  it('loads a PyTorch safetensors file, infers the configuration and runs with it', async () => {
+    await page.locator('#file').setInputFiles(fixture);
+    await expect.poll(() => page.locator('#weights-status').textContent()).toContain('LSTM(4, 6, numLayers=2, bidirectional, projSize=3)');
+    expect(await page.locator('#weights-detail tbody tr').count()).toBe(20);
+    expect(await shape('h_n')).toBe('[4, 3, 3]');
+    await page.locator('#run-button').click();
+    await expect.poll(() => page.locator('#run-status').textContent(), { timeout: 30_000 }).toContain('(loaded weights)');
+    await page.screenshot({ path: `${shots}weights.png`, fullPage: true });
+  });
+
+  it('says what is wrong with a truncated or foreign file', async () => {
+    const bytes = readFileSync(fixture);
+    await page.locator('#file').setInputFiles({ name: 'truncated.safetensors', mimeType: 'application/octet-stream', buffer: bytes.subarray(0, 200) });
+    await expect.poll(() => page.locator('#weights-status').textContent()).toContain('truncated.safetensors could not be read as safetensors');
+    await page.locator('#file').setInputFiles({ name: 'notes.safetensors', mimeType: 'text/plain', buffer: Buffer.from('hello, world') });
+    await expect.poll(() => page.locator('#weights-status').textContent()).toContain('notes.safetensors could not be read');
+    expect(await page.locator('#run-button').isDisabled()).toBe(false);
+  });
+
+  it('a state dict for another configuration is rejected in plain words when run', async () => {
+    await page.locator('#file').setInputFiles(fixture);
+    await expect.poll(() => page.locator('#weights-status').textContent()).toContain('20 tensors');
+    await set('hiddenSize', '7');
+    await page.locator('#run-button').click();
+    await expect.poll(() => page.locator('#run-status').textContent(), { timeout: 30_000 }).toContain('Could not run: LSTM.loadStateDict');
+    await set('hiddenSize', '6');
+  });
+
+  it('rejects pasted input of the wrong shape, and runs pasted values of the right one', async () => {
+    await page.locator('#weights-detail button').click();
+    await set('kind', 'RNN');
+    await set('bidirectional', false);
+    await set('numLayers', '1');
+    await set('inputSize', '2');
+    await set('hiddenSize', '3');
+    await set('seqLen', '2');
+    await set('batch', '1');
+    await page.locator('details summary').click();
+    await page.locator('#input-values').fill('[[1, 2], [3, 4]]');
+    await page.locator('#run-button').click();
+    await expect.poll(() => page.locator('#input-error').textContent()).toContain('has shape [2, 2], expected [2, 1, 2]');
+    await page.locator('#input-values').fill('[[[1, 2]], [[3, 4]]]');
+    await page.locator('#run-button').click();
+    await expect.poll(() => page.locator('#run-status').textContent(), { timeout: 30_000 }).toContain('RNN forward on');
+    await page.locator('#input-values').fill('');
+  });
+
+  it('benchmarks both backends with a progress bar and plots the result', async () => {
+    await page.locator('#bench-button').click();
+    await expect.poll(() => page.locator('#bench-chart polyline').count(), { timeout: 60_000 }).toBe(2);
+    expect(await page.locator('#bench-chart').getAttribute('aria-label')).toMatch(/wasm T=200 [0-9.]+ ms/);
+    await page.screenshot({ path: `${shots}bench.png`, fullPage: true });
+  });
+
+  it('is usable with the keyboard', async () => {
+    await page.locator('#f-kind').focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('f-inputSize');
+    await page.locator('#run-button').focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('#run-status').textContent(), { timeout: 30_000 }).toMatch(/forward on/);
+  });
+
+  it('logged no console error', () => {
+    consoleErrors.check();
+  });
+});
