@@ -19,17 +19,17 @@ async function main(kind: string, backend: string): Promise<void> {
   for (let i = 0; i < 5000; i++) stream.step(frame);
   const steps = 20_000;
   // The loop is synchronous, so young-generation growth is what it allocates, unless a scavenge
-  // emptied it meanwhile (used space drops): then measure again.
-  for (let attempt = 0; attempt < 5; attempt++) {
+  // emptied it meanwhile (used space drops: that window is discarded). V8's own background work can
+  // add a few bytes to a window, so the least of three windows is reported.
+  const windows: number[] = [];
+  for (let attempt = 0; attempt < 10 && windows.length < 3; attempt++) {
     const before = newSpaceUsed();
     for (let i = 0; i < steps; i++) stream.step(frame);
     const after = newSpaceUsed();
-    if (after >= before) {
-      console.log(JSON.stringify({ kind, backend, bytesPerStep: (after - before) / steps }));
-      return;
-    }
+    if (after >= before) windows.push((after - before) / steps);
   }
-  throw new Error('a scavenge interrupted every measurement');
+  if (windows.length === 0) throw new Error('a scavenge interrupted every measurement');
+  console.log(JSON.stringify({ kind, backend, bytesPerStep: Math.min(...windows), windows }));
 }
 
 await main(process.argv[2] ?? 'LSTM', process.argv[3] ?? 'js');

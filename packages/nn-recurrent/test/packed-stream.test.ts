@@ -217,8 +217,9 @@ describe.each(BACKENDS.map((b) => b.name))('packed modules and streams on %s', (
         encoding: 'utf8',
       });
       const { bytesPerStep } = JSON.parse(stdout.trim().split('\n').pop()!) as { bytesPerStep: number };
-      // An allocating path costs tens of bytes per frame (one closure, view or string is 32+).
-      expect(bytesPerStep).toBeLessThan(1);
+      // The smallest heap object is 12+ bytes and a closure, view or string 32+, so any per-frame
+      // allocation shows as well over 4 bytes per step.
+      expect(bytesPerStep).toBeLessThan(4);
     });
   });
 });
