@@ -13,9 +13,9 @@ import {
   gateCount,
 } from '@recur/core-tensor';
 import { relu, sigmoid } from './activations.js';
-import { gemm } from './gemm.js';
+import { gemmPacked, packPanels } from './gemm.js';
 
-/** Weights transposed to `[K, N]` for the GEMM, with biases pre-summed, plus reusable scratch. */
+/** Weights transposed and packed into 4-column panels for the GEMM, biases pre-summed, plus reusable scratch. */
 export class JsPreparedWeights implements PreparedWeights {
   readonly backend = 'js';
   readonly mode: RecurrentMode;
@@ -24,15 +24,15 @@ export class JsPreparedWeights implements PreparedWeights {
   readonly outputSize: number;
   /** Gate blocks stacked in the weights: 4 (LSTM), 3 (GRU) or 1 (RNN). */
   readonly gateCount: number;
-  /** `[inputSize, G*H]` */
+  /** W_ih^T `[inputSize, G*H]`, packed by `packPanels`. */
   wIhT: Float32Array;
-  /** `[outputSize, G*H]` */
+  /** W_hh^T `[outputSize, G*H]`, packed. */
   wHhT: Float32Array;
   /** `[G*H]`: b_ih + b_hh, except GRU's n block which holds b_in only. */
   bias: Float32Array;
   /** GRU only: `[H]` b_hn, applied inside `r * (W_hn h + b_hn)`. */
   bHn: Float32Array;
-  /** `[H, P]` projection, or null. */
+  /** W_hr^T `[H, P]`, packed, or null. */
   wHrT: Float32Array | null;
   /** `[rows, G*H]` input projections of the current call. */
   gx = new Float32Array(0);
@@ -50,8 +50,8 @@ export class JsPreparedWeights implements PreparedWeights {
     this.hiddenSize = H;
     this.outputSize = P;
     this.gateCount = G;
-    this.wIhT = transpose2d(w.weightIh, G * H, w.inputSize);
-    this.wHhT = transpose2d(w.weightHh, G * H, P);
+    this.wIhT = packPanels(transpose2d(w.weightIh, G * H, w.inputSize), w.inputSize, G * H);
+    this.wHhT = packPanels(transpose2d(w.weightHh, G * H, P), P, G * H);
     this.bias = new Float32Array(G * H);
     this.bHn = new Float32Array(w.mode === 'gru' ? H : 0);
     const summed = w.mode === 'gru' ? 2 * H : G * H;
@@ -64,7 +64,7 @@ export class JsPreparedWeights implements PreparedWeights {
         this.bHn[j - summed] = bh;
       }
     }
-    this.wHrT = w.projSize > 0 && w.weightHr ? transpose2d(w.weightHr, P, H) : null;
+    this.wHrT = w.projSize > 0 && w.weightHr ? packPanels(transpose2d(w.weightHr, P, H), H, P) : null;
   }
 
   /** Grows the scratch buffers to fit `rows` input rows and a batch of `batch` (never shrinks). */
@@ -107,7 +107,7 @@ function setUp(args: LayerArgs, where: string, modeOk: (m: RecurrentMode) => boo
   const GH = w.gateCount * w.hiddenSize;
   w.reserve(rows, args.batch);
   const gx = w.gx;
-  gemm(rows, GH, I, args.x, 0, I, w.wIhT, 0, GH, gx, 0, GH, false);
+  gemmPacked(rows, GH, I, args.x, 0, I, w.wIhT, gx, 0, GH, false);
   const bias = w.bias;
   for (let r = 0, o = 0; r < rows; r++) {
     for (let j = 0; j < GH; j++, o++) gx[o]! += bias[j]!;
@@ -185,7 +185,7 @@ export function lstmLayer(args: LayerArgs): void {
     stepAt(args, s, cur, rows);
     const nb = cur.n;
     for (let i = 0, src = cur.row * GH; i < nb * GH; i++, src++) gates[i] = gx[src]!;
-    gemm(nb, GH, P, h, 0, P, w.wHhT, 0, GH, gates, 0, GH, true);
+    gemmPacked(nb, GH, P, h, 0, P, w.wHhT, gates, 0, GH, true);
     for (let b = 0; b < nb; b++) {
       const g = b * GH;
       const cb = b * H;
@@ -199,7 +199,7 @@ export function lstmLayer(args: LayerArgs): void {
         hFull[cb + j] = og * Math.tanh(cv);
       }
     }
-    if (w.wHrT) gemm(nb, P, H, hFull, 0, H, w.wHrT, 0, P, h, 0, P, false);
+    if (w.wHrT) gemmPacked(nb, P, H, hFull, 0, H, w.wHrT, h, 0, P, false);
     writeRows(args, cur.row, nb, P, h);
   }
 }
@@ -217,7 +217,7 @@ export function gruLayer(args: LayerArgs): void {
   for (let s = 0; s < args.seqLen; s++) {
     stepAt(args, s, cur, rows);
     const nb = cur.n;
-    gemm(nb, GH, H, h, 0, H, w.wHhT, 0, GH, gates, 0, GH, false);
+    gemmPacked(nb, GH, H, h, 0, H, w.wHhT, gates, 0, GH, false);
     for (let b = 0; b < nb; b++) {
       const x = (cur.row + b) * GH;
       const g = b * GH;
@@ -247,7 +247,7 @@ export function rnnLayer(args: LayerArgs): void {
     stepAt(args, s, cur, rows);
     const nb = cur.n;
     for (let i = 0, src = cur.row * H; i < nb * H; i++, src++) gates[i] = gx[src]!;
-    gemm(nb, H, H, h, 0, H, w.wHhT, 0, H, gates, 0, H, true);
+    gemmPacked(nb, H, H, h, 0, H, w.wHhT, gates, 0, H, true);
     for (let i = 0; i < nb * H; i++) h[i] = useRelu ? relu(gates[i]!) : Math.tanh(gates[i]!);
     writeRows(args, cur.row, nb, H, h);
   }
