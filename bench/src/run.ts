@@ -49,8 +49,8 @@ console.log(`recur bench${quick ? ' (quick)' : ''}: ${runners.length} runners x 
 const cells: Cell[] = [];
 for (const r of runners) for (const line of child('runner.ts', [r, workloads.join(',')])) cells.push(JSON.parse(line) as Cell);
 console.log('\nGEMM micro-benchmark');
-const gemm = child('gemm.ts', [quick ? '256,512' : '256,512,1024']).map((l) => JSON.parse(l) as { backend: string; n: number; gflops: number; medianMs: number });
-const soakCalls = flag('memory') ? 10_000 : quick ? 200 : 1000;
+const gemm = child('gemm.ts', [quick ? '256' : '256,512,1024']).map((l) => JSON.parse(l) as { backend: string; n: number; gflops: number; medianMs: number });
+const soakCalls = flag('memory') ? 10_000 : quick ? 50 : 1000;
 console.log(`\nMemory soak: ${soakCalls} forward calls of medium on wasm`);
 const memory = child('memory.ts', [String(soakCalls)]).map((l) => JSON.parse(l));
 

@@ -179,6 +179,24 @@ describe('playground', () => {
     await expect.poll(() => page.locator('#run-status').textContent(), { timeout: 30_000 }).toMatch(/forward on/);
   });
 
+  it('works offline once loaded (service worker)', async () => {
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    await page.reload(); // now under the service worker's control, which caches what loads
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    await page.context().setOffline(true);
+    try {
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+      expect(await shape('input')).toBe('[6, 3, 5]');
+      await page.locator('#run-button').click();
+      await expect.poll(() => page.locator('#run-status').textContent(), { timeout: 30_000 }).toMatch(/forward on/);
+    } finally {
+      await page.context().setOffline(false);
+    }
+  });
+
   it('logged no console error', () => {
     consoleErrors.check();
   });
