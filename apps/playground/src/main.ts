@@ -224,18 +224,23 @@ function showError(where: HTMLElement, message: string): void {
   where.className = 'bad';
 }
 
-async function run(): Promise<void> {
-  const c = { ...lastValid };
-  const status = $('run-status');
-  let input: Float32Array | null;
+/** The pasted input for `c`, null for a seeded one, or undefined after explaining why it is unusable. */
+function readPasted(c: Config): Float32Array | null | undefined {
   try {
-    input = pastedInput(c);
+    return pastedInput(c);
   } catch (error) {
     const err = $('input-error');
     err.hidden = false;
     err.textContent = (error as Error).message;
-    return;
+    return undefined;
   }
+}
+
+async function run(): Promise<void> {
+  const c = { ...lastValid };
+  const status = $('run-status');
+  const input = readPasted(c);
+  if (input === undefined) return;
   setBusy(true);
   status.className = '';
   status.textContent = `Running ${c.kind} on ${$<HTMLSelectElement>('backend').value}…`;
@@ -251,12 +256,8 @@ async function run(): Promise<void> {
 async function compare(): Promise<void> {
   const c = { ...lastValid };
   const status = $('run-status');
-  let input: Float32Array | null;
-  try {
-    input = pastedInput(c);
-  } catch (error) {
-    return showError(status, (error as Error).message);
-  }
+  const input = readPasted(c);
+  if (input === undefined) return;
   setBusy(true);
   status.textContent = 'Running on js and on wasm…';
   const r = await ask({ type: 'compare', config: c, input, weights });

@@ -1,6 +1,6 @@
 // Elementwise primitives and axis permutation on contiguous Float32Arrays.
 
-import { type BinaryOp, ShapeError, type UnaryOp, formatShape } from '@recur/core-tensor';
+import { type BinaryOp, ShapeError, type UnaryOp, checkBroadcast, checkPermutation, outArray } from '@recur/core-tensor';
 import { relu, sigmoid } from './activations.js';
 
 const UNARY: Record<UnaryOp, (x: number) => number> = {
@@ -14,20 +14,16 @@ const UNARY: Record<UnaryOp, (x: number) => number> = {
 export function unary(op: UnaryOp, x: Float32Array, out?: Float32Array): Float32Array {
   const f = UNARY[op];
   if (!f) throw new ShapeError(`unary: unknown op '${String(op)}', expected one of ${Object.keys(UNARY).join(', ')}`);
-  const y = out ?? new Float32Array(x.length);
-  checkOut('unary', y, x.length);
+  const y = outArray('unary', out, x.length);
   for (let i = 0; i < x.length; i++) y[i] = f(x[i]!);
   return y;
 }
 
 export function binary(op: BinaryOp, a: Float32Array, b: Float32Array, out?: Float32Array): Float32Array {
+  checkBroadcast(op, a, b);
   const n = a.length;
   const m = b.length;
-  if (m === 0 || n % m !== 0) {
-    throw new ShapeError(`binary(${op}): cannot broadcast ${m} values over ${n}; expected a length dividing ${n}`);
-  }
-  const y = out ?? new Float32Array(n);
-  checkOut(`binary(${op})`, y, n);
+  const y = outArray(`binary(${op})`, out, n);
   switch (op) {
     case 'add':
       for (let i = 0; i < n; i++) y[i] = a[i]! + b[i % m]!;
@@ -53,17 +49,9 @@ export function transpose(
   perm: readonly number[],
   out?: Float32Array,
 ): Float32Array {
+  const size = checkPermutation(x, shape, perm);
   const rank = shape.length;
-  const sorted = [...perm].sort((p, q) => p - q);
-  if (perm.length !== rank || sorted.some((p, i) => p !== i)) {
-    throw new ShapeError(`transpose: expected a permutation of 0..${rank - 1}, got ${formatShape(perm)}`);
-  }
-  const size = shape.reduce((p, d) => p * d, 1);
-  if (x.length !== size) {
-    throw new ShapeError(`transpose: data has ${x.length} values, expected ${size} for shape ${formatShape(shape)}`);
-  }
-  const y = out ?? new Float32Array(size);
-  checkOut('transpose', y, size);
+  const y = outArray('transpose', out, size);
   const strides = new Array<number>(rank);
   for (let d = rank - 1, s = 1; d >= 0; d--) {
     strides[d] = s;
@@ -84,10 +72,4 @@ export function transpose(
     }
   }
   return y;
-}
-
-export function checkOut(where: string, out: Float32Array, length: number): void {
-  if (out.length !== length) {
-    throw new ShapeError(`${where}: expected an out array of ${length} values, got ${out.length}`);
-  }
 }

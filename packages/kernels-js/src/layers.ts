@@ -50,8 +50,8 @@ export class JsPreparedWeights implements PreparedWeights {
     this.hiddenSize = H;
     this.outputSize = P;
     this.gateCount = G;
-    this.wIhT = packPanels(transpose2d(w.weightIh, G * H, w.inputSize), w.inputSize, G * H);
-    this.wHhT = packPanels(transpose2d(w.weightHh, G * H, P), P, G * H);
+    this.wIhT = packPanels(w.weightIh, w.inputSize, G * H, 1, w.inputSize);
+    this.wHhT = packPanels(w.weightHh, P, G * H, 1, P);
     this.bias = new Float32Array(G * H);
     this.bHn = new Float32Array(w.mode === 'gru' ? H : 0);
     const summed = w.mode === 'gru' ? 2 * H : G * H;
@@ -64,7 +64,7 @@ export class JsPreparedWeights implements PreparedWeights {
         this.bHn[j - summed] = bh;
       }
     }
-    this.wHrT = w.projSize > 0 && w.weightHr ? packPanels(transpose2d(w.weightHr, P, H), H, P) : null;
+    this.wHrT = w.projSize > 0 && w.weightHr ? packPanels(w.weightHr, H, P, 1, H) : null;
   }
 
   /** Grows the scratch buffers to fit `rows` input rows and a batch of `batch` (never shrinks). */
@@ -82,14 +82,6 @@ export class JsPreparedWeights implements PreparedWeights {
     this.gates = new Float32Array(0);
     this.hFull = new Float32Array(0);
   }
-}
-
-export function transpose2d(src: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c]!;
-  }
-  return out;
 }
 
 /**

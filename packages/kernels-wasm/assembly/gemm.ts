@@ -9,29 +9,18 @@ export function packedSize(k: i32, n: i32): i32 {
   return ((n + 7) >> 3) * k * 32;
 }
 
-/** Packs row-major B[k, n] into panels. */
-export function packB(src: usize, k: i32, n: i32, dst: usize): void {
+/**
+ * Packs B[k, n] into panels. Element (kk, j) is read from src + 4 * (kk * rowStride + j * colStride):
+ * row-major B with (n, 1), or B = W^T from a PyTorch weight W[n, k] with (1, k).
+ */
+export function packB(src: usize, k: i32, n: i32, rowStride: i32, colStride: i32, dst: usize): void {
   const panels = (n + 7) >> 3;
   for (let p = 0; p < panels; p++) {
     for (let kk = 0; kk < k; kk++) {
       const out = dst + (<usize>(p * k + kk) << 5);
       for (let jj = 0; jj < 8; jj++) {
         const j = p * 8 + jj;
-        store<f32>(out + (<usize>jj << 2), j < n ? load<f32>(src + (<usize>(kk * n + j) << 2)) : 0);
-      }
-    }
-  }
-}
-
-/** Packs B = W^T from W stored row-major as [n, k] (PyTorch's weight layout) into panels. */
-export function packBTransposed(src: usize, n: i32, k: i32, dst: usize): void {
-  const panels = (n + 7) >> 3;
-  for (let p = 0; p < panels; p++) {
-    for (let kk = 0; kk < k; kk++) {
-      const out = dst + (<usize>(p * k + kk) << 5);
-      for (let jj = 0; jj < 8; jj++) {
-        const j = p * 8 + jj;
-        store<f32>(out + (<usize>jj << 2), j < n ? load<f32>(src + (<usize>(j * k + kk) << 2)) : 0);
+        store<f32>(out + (<usize>jj << 2), j < n ? load<f32>(src + (<usize>(kk * rowStride + j * colStride) << 2)) : 0);
       }
     }
   }

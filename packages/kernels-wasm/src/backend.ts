@@ -13,9 +13,12 @@ import {
   type RecurrentWeights,
   ShapeError,
   type UnaryOp,
+  checkBroadcast,
   checkLayerArgs,
-  formatShape,
+  checkMatmulArgs,
+  checkPermutation,
   gateCount,
+  outArray,
 } from '@recur/core-tensor';
 import { type MemoryStats, WasmHeap } from './heap.js';
 import { type KernelExports, instantiateKernels, simdUnavailableReason } from './module.js';
@@ -101,7 +104,7 @@ class WasmPreparedWeights implements PreparedWeights {
         const dst = take(kernels.packedSize(cols, rows));
         const tmp = scratch(src.length * 4);
         heap.f32.set(src, tmp >> 2);
-        kernels.packBTransposed(tmp, rows, cols, dst);
+        kernels.packB(tmp, cols, rows, 1, cols, dst);
         return dst;
       };
       this.wih = pack(w.weightIh, GH, w.inputSize);
@@ -245,25 +248,10 @@ function rnnLayer(args: LayerArgs): void {
   copyOut(args, w, rows);
 }
 
-function checkOut(where: string, out: Float32Array | undefined, n: number): Float32Array {
-  if (!out) return new Float32Array(n);
-  if (out.length !== n) throw new ShapeError(`${where}: expected an out array of ${n} values, got ${out.length}`);
-  return out;
-}
-
-function matmul(
-  a: Float32Array,
-  b: Float32Array,
-  m: number,
-  k: number,
-  n: number,
-  options?: { transB?: boolean; out?: Float32Array; accumulate?: boolean },
-): Float32Array {
-  if (a.length !== m * k) throw new ShapeError(`matmul: a expected ${m * k} values for [${m},${k}], got ${a.length}`);
-  if (b.length !== k * n) {
-    throw new ShapeError(`matmul: b expected ${k * n} values for ${options?.transB ? `[${n},${k}]` : `[${k},${n}]`}, got ${b.length}`);
-  }
-  const out = checkOut('matmul', options?.out, m * n);
+const matmul: Backend['matmul'] = (a, b, m, k, n, options) => {
+  const transB = options?.transB ?? false;
+  checkMatmulArgs(a, b, m, k, n, transB);
+  const out = outArray('matmul', options?.out, m * n);
   const { kernels, heap } = rt();
   const n8 = roundUp8(n);
   const packed = align(kernels.packedSize(k, n));
@@ -274,39 +262,37 @@ function matmul(
   const pc = pp + packed;
   heap.f32.set(a, pa >> 2);
   heap.f32.set(b, pb >> 2);
-  if (options?.transB) kernels.packBTransposed(pb, n, k, pp);
-  else kernels.packB(pb, k, n, pp);
+  if (transB) kernels.packB(pb, k, n, 1, k, pp);
+  else kernels.packB(pb, k, n, n, 1, pp);
   const accumulate = options?.accumulate ?? false;
   const f32 = heap.f32;
   if (accumulate) for (let i = 0; i < m; i++) f32.set(out.subarray(i * n, (i + 1) * n), (pc >> 2) + i * n8);
   kernels.gemm(m, n, k, pa, k, pp, pc, n8, accumulate);
   for (let i = 0; i < m; i++) out.set(f32.subarray((pc >> 2) + i * n8, (pc >> 2) + i * n8 + n), i * n);
   return out;
-}
+};
 
-function unary(op: UnaryOp, x: Float32Array, out?: Float32Array): Float32Array {
+const unary: Backend['unary'] = (op, x, out) => {
   const code = UNARY_OPS[op];
   if (code === undefined) {
     throw new ShapeError(`unary: unknown op '${String(op)}', expected one of ${Object.keys(UNARY_OPS).join(', ')}`);
   }
-  const y = checkOut('unary', out, x.length);
+  const y = outArray('unary', out, x.length);
   const { kernels, heap } = rt();
   const p = scratch(align(x.length * 4));
   heap.f32.set(x, p >> 2);
   kernels.unary(code, p, p, x.length);
   y.set(heap.f32.subarray(p >> 2, (p >> 2) + x.length));
   return y;
-}
+};
 
-function binary(op: BinaryOp, a: Float32Array, b: Float32Array, out?: Float32Array): Float32Array {
+const binary: Backend['binary'] = (op, a, b, out) => {
   const code = BINARY_OPS[op];
   if (code === undefined) throw new ShapeError(`binary: unknown op '${String(op)}', expected add, sub, mul or div`);
+  checkBroadcast(op, a, b);
   const n = a.length;
   const m = b.length;
-  if (m === 0 || n % m !== 0) {
-    throw new ShapeError(`binary(${op}): cannot broadcast ${m} values over ${n}; expected a length dividing ${n}`);
-  }
-  const y = checkOut(`binary(${op})`, out, n);
+  const y = outArray(`binary(${op})`, out, n);
   const { kernels, heap } = rt();
   const pa = scratch(align(n * 4) + align(m * 4));
   const pb = pa + align(n * 4);
@@ -315,19 +301,12 @@ function binary(op: BinaryOp, a: Float32Array, b: Float32Array, out?: Float32Arr
   kernels.binary(code, pa, pb, pa, n, m);
   y.set(heap.f32.subarray(pa >> 2, (pa >> 2) + n));
   return y;
-}
+};
 
-function transpose(x: Float32Array, shape: readonly number[], perm: readonly number[], out?: Float32Array): Float32Array {
+const transpose: Backend['transpose'] = (x, shape, perm, out) => {
+  const size = checkPermutation(x, shape, perm);
   const rank = shape.length;
-  const sorted = [...perm].sort((p, q) => p - q);
-  if (perm.length !== rank || sorted.some((p, i) => p !== i)) {
-    throw new ShapeError(`transpose: expected a permutation of 0..${rank - 1}, got ${formatShape(perm)}`);
-  }
-  const size = shape.reduce((p, d) => p * d, 1);
-  if (x.length !== size) {
-    throw new ShapeError(`transpose: data has ${x.length} values, expected ${size} for shape ${formatShape(shape)}`);
-  }
-  const y = checkOut('transpose', out, size);
+  const y = outArray('transpose', out, size);
   const strides = new Array<number>(rank);
   for (let d = rank - 1, s = 1; d >= 0; d--) {
     strides[d] = s;
@@ -345,7 +324,7 @@ function transpose(x: Float32Array, shape: readonly number[], perm: readonly num
   kernels.transpose(px, py, size, rank, pShape, pStrides, pIdx);
   y.set(heap.f32.subarray(py >> 2, (py >> 2) + size));
   return y;
-}
+};
 
 async function init(): Promise<void> {
   if (runtime) return;

@@ -6,8 +6,7 @@ import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
 /** The kernels' exports; pointers are byte offsets into the shared memory. */
 export interface KernelExports {
   gemm(m: number, n: number, k: number, a: number, lda: number, b: number, c: number, ldc: number, accumulate: boolean): void;
-  packB(src: number, k: number, n: number, dst: number): void;
-  packBTransposed(src: number, n: number, k: number, dst: number): void;
+  packB(src: number, k: number, n: number, rowStride: number, colStride: number, dst: number): void;
   packedSize(k: number, n: number): number;
   unary(op: number, x: number, y: number, n: number): void;
   binary(op: number, a: number, b: number, y: number, n: number, m: number): void;

@@ -113,6 +113,15 @@ abstract class CellBase extends RecurrentModule {
   }
 }
 
+/** The cells whose state is one tensor `h` (RNNCell and GRUCell). */
+abstract class SingleStateCell extends CellBase {
+  /** `x`: `[B, I]` or `[I]`; `h`: `[B, H]` or `[H]`, zeros when omitted. Returns h'. */
+  forward(x: Tensor, h?: Tensor | null): Tensor {
+    const { input, batch, batched } = this.checkInput(x);
+    return this.step(input, batch, batched, this.checkState('hx', h, batch, batched), null)[0];
+  }
+}
+
 /**
  * One step of an Elman RNN, as `torch.nn.RNNCell`.
  * @example
@@ -120,7 +129,7 @@ abstract class CellBase extends RecurrentModule {
  * let h = zeros([3, 2]);
  * for (const xt of steps) h = cell.forward(xt, h); // xt: [3, 4]
  */
-export class RNNCell extends CellBase {
+export class RNNCell extends SingleStateCell {
   constructor(...args: CellArgs) {
     super('RNNCell', args, (nl) => (nl === 'relu' ? 'rnn_relu' : 'rnn_tanh'));
   }
@@ -132,12 +141,6 @@ export class RNNCell extends CellBase {
   protected get kind(): string {
     return 'RNNCell';
   }
-
-  /** `x`: `[B, I]` or `[I]`; `h`: `[B, H]` or `[H]`, zeros when omitted. Returns h'. */
-  forward(x: Tensor, h?: Tensor | null): Tensor {
-    const { input, batch, batched } = this.checkInput(x);
-    return this.step(input, batch, batched, this.checkState('hx', h, batch, batched), null)[0];
-  }
 }
 
 /**
@@ -145,19 +148,13 @@ export class RNNCell extends CellBase {
  * @example
  * const h1 = new GRUCell(4, 2).forward(tensor([[1, 2, 3, 4]]));
  */
-export class GRUCell extends CellBase {
+export class GRUCell extends SingleStateCell {
   constructor(...args: CellArgs) {
     super('GRUCell', args, () => 'gru');
   }
 
   protected get kind(): string {
     return 'GRUCell';
-  }
-
-  /** `x`: `[B, I]` or `[I]`; `h`: `[B, H]` or `[H]`, zeros when omitted. Returns h'. */
-  forward(x: Tensor, h?: Tensor | null): Tensor {
-    const { input, batch, batched } = this.checkInput(x);
-    return this.step(input, batch, batched, this.checkState('hx', h, batch, batched), null)[0];
   }
 }
 

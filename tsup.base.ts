@@ -1,0 +1,11 @@
+// The build every published package shares: ESM, declarations, source maps, ES2022.
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: ['src/index.ts'],
+  format: ['esm'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'es2022',
+});
