@@ -12,7 +12,7 @@ export type {
 } from './backend.js';
 export { BackendError, RecurError, ShapeError, formatShape } from './errors.js';
 export { checkLayerArgs } from './layer-args.js';
-export { checkBroadcast, checkMatmulArgs, checkPermutation, outArray } from './primitive-args.js';
+export { checkBroadcast, checkMatmulArgs, outArray, planPermutation } from './primitive-args.js';
 export {
   activeBackend,
   backendStatus,

@@ -18,8 +18,15 @@ export function checkBroadcast(op: string, a: Float32Array, b: Float32Array): vo
   }
 }
 
-/** Checks a permutation of a contiguous tensor's axes; returns the element count. */
-export function checkPermutation(x: Float32Array, shape: readonly number[], perm: readonly number[]): number {
+/**
+ * Checks a permutation of a contiguous tensor's axes and plans the walk: the output walks the input
+ * with `inStrides[d]` (the input stride of output axis d) over `outShape`.
+ */
+export function planPermutation(
+  x: Float32Array,
+  shape: readonly number[],
+  perm: readonly number[],
+): { size: number; outShape: number[]; inStrides: number[] } {
   const rank = shape.length;
   const sorted = [...perm].sort((p, q) => p - q);
   if (perm.length !== rank || sorted.some((p, i) => p !== i)) {
@@ -29,7 +36,12 @@ export function checkPermutation(x: Float32Array, shape: readonly number[], perm
   if (x.length !== size) {
     throw new ShapeError(`transpose: data has ${x.length} values, expected ${size} for shape ${formatShape(shape)}`);
   }
-  return size;
+  const strides = new Array<number>(rank);
+  for (let d = rank - 1, s = 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= shape[d]!;
+  }
+  return { size, outShape: perm.map((p) => shape[p]!), inStrides: perm.map((p) => strides[p]!) };
 }
 
 /** The caller's `out` array if it has `length` values (else a ShapeError), or a new one. */

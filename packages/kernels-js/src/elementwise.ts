@@ -1,6 +1,6 @@
 // Elementwise primitives and axis permutation on contiguous Float32Arrays.
 
-import { type BinaryOp, ShapeError, type UnaryOp, checkBroadcast, checkPermutation, outArray } from '@recur/core-tensor';
+import { type BinaryOp, ShapeError, type UnaryOp, checkBroadcast, outArray, planPermutation } from '@recur/core-tensor';
 import { relu, sigmoid } from './activations.js';
 
 const UNARY: Record<UnaryOp, (x: number) => number> = {
@@ -49,16 +49,9 @@ export function transpose(
   perm: readonly number[],
   out?: Float32Array,
 ): Float32Array {
-  const size = checkPermutation(x, shape, perm);
+  const { size, outShape, inStrides } = planPermutation(x, shape, perm);
   const rank = shape.length;
   const y = outArray('transpose', out, size);
-  const strides = new Array<number>(rank);
-  for (let d = rank - 1, s = 1; d >= 0; d--) {
-    strides[d] = s;
-    s *= shape[d]!;
-  }
-  const outShape = perm.map((p) => shape[p]!);
-  const inStrides = perm.map((p) => strides[p]!);
   const idx = new Array<number>(rank).fill(0);
   let src = 0;
   for (let i = 0; i < size; i++) {

@@ -16,9 +16,9 @@ import {
   checkBroadcast,
   checkLayerArgs,
   checkMatmulArgs,
-  checkPermutation,
   gateCount,
   outArray,
+  planPermutation,
 } from '@recur/core-tensor';
 import { type MemoryStats, WasmHeap } from './heap.js';
 import { type KernelExports, instantiateKernels, simdUnavailableReason } from './module.js';
@@ -304,14 +304,9 @@ const binary: Backend['binary'] = (op, a, b, out) => {
 };
 
 const transpose: Backend['transpose'] = (x, shape, perm, out) => {
-  const size = checkPermutation(x, shape, perm);
+  const { size, outShape, inStrides } = planPermutation(x, shape, perm);
   const rank = shape.length;
   const y = outArray('transpose', out, size);
-  const strides = new Array<number>(rank);
-  for (let d = rank - 1, s = 1; d >= 0; d--) {
-    strides[d] = s;
-    s *= shape[d]!;
-  }
   const { kernels, heap } = rt();
   const px = scratch(align(size * 4) * 2 + 3 * align(rank * 4));
   const py = px + align(size * 4);
@@ -319,8 +314,8 @@ const transpose: Backend['transpose'] = (x, shape, perm, out) => {
   const pStrides = pShape + align(rank * 4);
   const pIdx = pStrides + align(rank * 4);
   heap.f32.set(x, px >> 2);
-  heap.i32.set(perm.map((p) => shape[p]!), pShape >> 2);
-  heap.i32.set(perm.map((p) => strides[p]!), pStrides >> 2);
+  heap.i32.set(outShape, pShape >> 2);
+  heap.i32.set(inStrides, pStrides >> 2);
   kernels.transpose(px, py, size, rank, pShape, pStrides, pIdx);
   y.set(heap.f32.subarray(py >> 2, (py >> 2) + size));
   return y;
