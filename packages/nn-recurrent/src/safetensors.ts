@@ -135,7 +135,8 @@ function decode(view: DataView, at: number, dtype: SupportedDtype, n: number): F
   const out = new Float32Array(n);
   switch (dtype) {
     case 'F32':
-      for (let i = 0; i < n; i++) out[i] = view.getFloat32(at + 4 * i, true);
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(new Uint8Array(view.buffer, view.byteOffset + at, 4 * n));
+      else for (let i = 0; i < n; i++) out[i] = view.getFloat32(at + 4 * i, true);
       break;
     case 'F64':
       for (let i = 0; i < n; i++) out[i] = view.getFloat64(at + 8 * i, true);
@@ -154,6 +155,8 @@ function decode(view: DataView, at: number, dtype: SupportedDtype, n: number): F
 }
 
 const scratch = new DataView(new ArrayBuffer(4));
+/** The file's byte order is little-endian; on such a machine F32 data is copied as bytes. */
+const LITTLE_ENDIAN = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;
 
 function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
