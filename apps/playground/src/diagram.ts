@@ -63,7 +63,7 @@ export function drawDiagram(svg: SVGSVGElement, c: Config): void {
     if (t !== null) {
       svg.append(el('line', { x1: x, y1: top + rows * ROW_H + 28, x2: x, y2: yOf(0, 0) + CELL_H + 2, class: 'wire', 'marker-end': 'url(#arrow)' }));
       // Each layer's output (both directions) feeds the next layer at the same step.
-      for (let r = 0; r < rows - 1; r++) {
+      for (let r = D - 1; r < rows - 1; r += D) {
         const yLow = top + (rows - 1 - r) * ROW_H;
         svg.append(el('line', { x1: x + (D === 2 ? 8 : 0), y1: yLow, x2: x + (D === 2 ? 8 : 0), y2: yLow - ROW_H + CELL_H + 2, class: 'wire up' }));
       }
