@@ -20,6 +20,7 @@ const quick = flag('quick');
 
 const ALL_RUNNERS = [
   'recur-wasm',
+  'recur-wasm-relaxed',
   'recur-js',
   'recur-wasm-frames',
   'recur-js-frames',
@@ -30,14 +31,18 @@ const ALL_RUNNERS = [
   'tfjs-cpu',
   'brain.js',
 ];
-const QUICK_RUNNERS = ['recur-wasm', 'recur-js', 'recur-wasm-frames', 'ort-node', 'ort-web-1t', 'tfjs-wasm'];
+const QUICK_RUNNERS = ['recur-wasm', 'recur-wasm-relaxed', 'recur-js', 'recur-wasm-frames', 'ort-node', 'ort-web-1t', 'tfjs-wasm'];
 const runners = option('runners') ?? (quick ? QUICK_RUNNERS : ALL_RUNNERS);
 const workloads = option('workloads') ?? (quick ? QUICK : WORKLOADS.map((w) => w.id));
+
+// What recur's wasm kernels do with relaxed SIMD's fused multiply-add (default in browsers and Node 22+),
+// measured here by turning on V8's flag for that runner only; every other runner sees plain Node.
+const extraFlags = (scriptArgs: string[]) => (scriptArgs[0]?.endsWith('-relaxed') ? ['--experimental-wasm-relaxed-simd'] : []);
 
 function child(script: string, scriptArgs: string[]): string[] {
   const r = spawnSync(
     process.execPath,
-    ['--expose-gc', '--conditions=@recur/source', '--import', 'tsx', join(here, script), ...scriptArgs],
+    ['--expose-gc', ...extraFlags(scriptArgs), '--conditions=@recur/source', '--import', 'tsx', join(here, script), ...scriptArgs],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
   );
   if (r.status !== 0) process.stderr.write(`  ${script} ${scriptArgs.join(' ')} exited with ${r.status}\n`);
@@ -78,7 +83,7 @@ out('Median ms per forward and GFLOP/s (multiply-add = 2 flops). ⚠ marks outpu
 
 const ratioLines: string[] = [];
 const peers = runners.filter((r) => !r.startsWith('recur-'));
-for (const mine of ['recur-wasm', 'recur-js'].filter((r) => runners.includes(r))) {
+for (const mine of ['recur-wasm', 'recur-wasm-relaxed', 'recur-js'].filter((r) => runners.includes(r))) {
   ratioLines.push(`| ${mine} vs | ${workloads.join(' | ')} |`, `|---|${workloads.map(() => '---').join('|')}|`);
   for (const p of peers) {
     const row = workloads.map((w) => {
@@ -155,6 +160,7 @@ const report = [
   '',
   ...notes,
   '- recur-*-frames: the same stream fed one frame at a time through `module.stream().step()`.',
+  '- recur-wasm-relaxed: the relaxed-SIMD build (fused multiply-add), which browsers and Node 22+ run by default; Node 20 needs `--experimental-wasm-relaxed-simd`, given to that runner only. recur-wasm is what Node 20 runs.',
   '- ort-web and tfjs-wasm run their wasm builds inside Node; threads: ort-web-2t uses 2 wasm threads.',
   '',
   '## Raw results (JSON lines)',

@@ -12,6 +12,7 @@ import { WORKLOADS, type Workload, flops } from './workloads.js';
 
 export const RUNNERS: Record<string, () => Runner> = {
   'recur-wasm': () => recurRunner('wasm'),
+  'recur-wasm-relaxed': () => recurRunner('wasm', false, 'relaxed-simd'),
   'recur-js': () => recurRunner('js'),
   'recur-wasm-frames': () => recurRunner('wasm', true),
   'recur-js-frames': () => recurRunner('js', true),

@@ -16,13 +16,16 @@ export function buildModule(w: Workload, weights: Weights): LSTM | GRU | RNN {
   return m;
 }
 
-export function recurRunner(backend: 'js' | 'wasm', frames = false): Runner {
+export function recurRunner(backend: 'js' | 'wasm', frames = false, variant?: 'relaxed-simd'): Runner {
   return {
-    name: `recur-${backend}${frames ? '-frames' : ''}`,
+    name: `recur-${backend}${frames ? '-frames' : ''}${variant ? '-relaxed' : ''}`,
     version: () => packageVersion('@recur/nn-recurrent'),
     skip: (w) => (frames && (w.bidirectional || w.batch !== 1) ? 'frames only for the unidirectional batch-1 stream' : null),
     async prepare(w): Promise<Prepared> {
       await setBackend(backend);
+      if (variant && wasmBackend.kernelVariant() !== variant) {
+        throw new Error(`this engine runs the ${wasmBackend.kernelVariant()} build; relaxed SIMD needs Node 22+ or --experimental-wasm-relaxed-simd`);
+      }
       const weights = makeWeights(w);
       const m = buildModule(w, weights);
       const x = new Tensor(weights.input, [w.seqLen, w.batch, w.inputSize]);

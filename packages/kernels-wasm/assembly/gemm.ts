@@ -4,6 +4,14 @@
 
 const MC: i32 = 64;
 
+/** a * b + c: one fused multiply-add where the build enables relaxed SIMD, else a multiply and an add. */
+// @ts-ignore: decorator
+@inline
+function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
 /** Bytes of B packed into panels: ceil(n / 8) * k * 8 floats. */
 export function packedSize(k: i32, n: i32): i32 {
   return ((n + 7) >> 3) * k * 32;
@@ -46,13 +54,13 @@ function kernel4x8(k: i32, a: usize, lda: usize, b: usize, c: usize, ldc: usize,
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
     let x = v128.load32_splat(a0);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    c00 = madd(x, b0, c00); c01 = madd(x, b1, c01);
     x = v128.load32_splat(a0 + a1);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0)); c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    c10 = madd(x, b0, c10); c11 = madd(x, b1, c11);
     x = v128.load32_splat(a0 + a2);
-    c20 = f32x4.add(c20, f32x4.mul(x, b0)); c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    c20 = madd(x, b0, c20); c21 = madd(x, b1, c21);
     x = v128.load32_splat(a0 + a3);
-    c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    c30 = madd(x, b0, c30); c31 = madd(x, b1, c31);
     a0 += 4;
     b += 32;
   }
@@ -72,8 +80,8 @@ function kernel1x8(k: i32, a: usize, b: usize, c: usize, accumulate: bool): void
   }
   for (let p = 0; p < k; p++) {
     const x = v128.load32_splat(a);
-    c0 = f32x4.add(c0, f32x4.mul(x, v128.load(b)));
-    c1 = f32x4.add(c1, f32x4.mul(x, v128.load(b, 16)));
+    c0 = madd(x, v128.load(b), c0);
+    c1 = madd(x, v128.load(b, 16), c1);
     a += 4;
     b += 32;
   }
@@ -96,14 +104,14 @@ function kernel1x32(k: i32, a: usize, b: usize, panelBytes: usize, c: usize, acc
   let o: usize = 0;
   for (let p = 0; p < k; p++) {
     const x = v128.load32_splat(a);
-    c0 = f32x4.add(c0, f32x4.mul(x, v128.load(b + o)));
-    c1 = f32x4.add(c1, f32x4.mul(x, v128.load(b + o, 16)));
-    c2 = f32x4.add(c2, f32x4.mul(x, v128.load(b1 + o)));
-    c3 = f32x4.add(c3, f32x4.mul(x, v128.load(b1 + o, 16)));
-    c4 = f32x4.add(c4, f32x4.mul(x, v128.load(b2 + o)));
-    c5 = f32x4.add(c5, f32x4.mul(x, v128.load(b2 + o, 16)));
-    c6 = f32x4.add(c6, f32x4.mul(x, v128.load(b3 + o)));
-    c7 = f32x4.add(c7, f32x4.mul(x, v128.load(b3 + o, 16)));
+    c0 = madd(x, v128.load(b + o), c0);
+    c1 = madd(x, v128.load(b + o, 16), c1);
+    c2 = madd(x, v128.load(b1 + o), c2);
+    c3 = madd(x, v128.load(b1 + o, 16), c3);
+    c4 = madd(x, v128.load(b2 + o), c4);
+    c5 = madd(x, v128.load(b2 + o, 16), c5);
+    c6 = madd(x, v128.load(b3 + o), c6);
+    c7 = madd(x, v128.load(b3 + o, 16), c7);
     a += 4;
     o += 32;
   }

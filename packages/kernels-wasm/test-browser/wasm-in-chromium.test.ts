@@ -34,7 +34,7 @@ const PAGE = `<!doctype html>
       out, outOffset: 0, outStride: H, hN, cN });
     return Array.from(out);
   };
-  window.result = { chosen, current: getBackend(), stats: wasmBackend.memoryStats(), wasm: run(wasmBackend), js: run(jsBackend) };
+  window.result = { chosen, current: getBackend(), variant: wasmBackend.kernelVariant(), stats: wasmBackend.memoryStats(), wasm: run(wasmBackend), js: run(jsBackend) };
 </script></body></html>`;
 
 describe('wasm backend in headless Chromium', () => {
@@ -59,6 +59,7 @@ describe('wasm backend in headless Chromium', () => {
       const result = (await page.evaluate(() => (window as unknown as { result: unknown }).result)) as {
         chosen: string;
         current: string;
+        variant: string;
         stats: { bytes: number };
         wasm: number[];
         js: number[];
@@ -66,6 +67,8 @@ describe('wasm backend in headless Chromium', () => {
       consoleErrors.check();
       expect(result.chosen).toBe('wasm');
       expect(result.current).toBe('wasm');
+      // Current Chromium has relaxed SIMD, so the fused multiply-add build runs there.
+      expect(result.variant).toBe('relaxed-simd');
       expect(result.stats.bytes).toBeGreaterThan(0);
       expect(result.wasm).toHaveLength(7 * 3 * 20);
       expect(result.wasm).toBeAllclose(result.js);
