@@ -161,7 +161,7 @@ const report = [
   ...notes,
   '- recur-*-frames: the same stream fed one frame at a time through `module.stream().step()`.',
   '- recur-wasm-relaxed: the relaxed-SIMD build (fused multiply-add), which browsers and Node 22+ run by default; Node 20 needs `--experimental-wasm-relaxed-simd`, given to that runner only. recur-wasm is what Node 20 runs.',
-  '- ort-web and tfjs-wasm run their wasm builds inside Node; threads: ort-web-2t uses 2 wasm threads.',
+  '- ort-web and tfjs-wasm run their wasm builds inside Node 20 without flags; ort-web-2t uses 2 wasm threads.',
   '',
   '## Raw results (JSON lines)',
   '',
