@@ -86,6 +86,16 @@ export interface LayerArgs {
   batchSizes?: Int32Array | null;
 }
 
+/** Options of `Backend.matmul`. */
+export interface MatmulOptions {
+  /** B is given as `[n, k]` (e.g. a PyTorch weight) and used transposed. */
+  transB?: boolean;
+  /** Write into this array of `m * n` values instead of a new one. */
+  out?: Float32Array;
+  /** Add the product to `out`'s values instead of overwriting them. */
+  accumulate?: boolean;
+}
+
 /** Elementwise functions a backend provides as primitives. */
 export type UnaryOp = 'sigmoid' | 'tanh' | 'relu' | 'neg' | 'exp';
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
@@ -109,14 +119,7 @@ export interface Backend {
 
   // Primitives. `out` (when given) must have the right length; the result is returned.
   /** `C[m,n] = A[m,k] @ B[k,n]` (or `B^T` stored `[n,k]` when `transB`), row-major, plus `C` when `accumulate`. */
-  matmul(
-    a: Float32Array,
-    b: Float32Array,
-    m: number,
-    k: number,
-    n: number,
-    options?: { transB?: boolean; out?: Float32Array; accumulate?: boolean },
-  ): Float32Array;
+  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, options?: MatmulOptions): Float32Array;
   unary(op: UnaryOp, x: Float32Array, out?: Float32Array): Float32Array;
   /** Elementwise with broadcasting of `b` when `b.length` divides `a.length` (row vector). */
   binary(op: BinaryOp, a: Float32Array, b: Float32Array, out?: Float32Array): Float32Array;

@@ -5,6 +5,7 @@ export type {
   Backend,
   BinaryOp,
   LayerArgs,
+  MatmulOptions,
   PreparedWeights,
   RecurrentMode,
   RecurrentWeights,

@@ -5,6 +5,7 @@
 import {
   type BinaryOp,
   type LayerArgs,
+  type MatmulOptions,
   type PreparedWeights,
   type RecurrentMode,
   type RecurrentWeights,
@@ -255,14 +256,7 @@ export class WasmRuntime {
     this.copyOut(args, w, rows);
   }
 
-  matmul(
-    a: Float32Array,
-    b: Float32Array,
-    m: number,
-    k: number,
-    n: number,
-    options?: { transB?: boolean; out?: Float32Array; accumulate?: boolean },
-  ): Float32Array {
+  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, options?: MatmulOptions): Float32Array {
     const transB = options?.transB ?? false;
     checkMatmulArgs(a, b, m, k, n, transB);
     const out = outArray('matmul', options?.out, m * n);
