@@ -485,7 +485,8 @@ async function start(): Promise<void> {
   }
   select.value = r.chosen;
   const reasons = Object.entries(r.unavailable).map(([n, why]) => `${n}: ${why}`);
-  $('backend-status').textContent = `ready() chose ${r.chosen}${reasons.length ? `; ${reasons.join('; ')}` : ''}`;
+  const variant = r.wasmVariant ? ` (wasm kernels: ${r.wasmVariant})` : '';
+  $('backend-status').textContent = `ready() chose ${r.chosen}${variant}${reasons.length ? `; ${reasons.join('; ')}` : ''}`;
   document.body.dataset.ready = 'true';
   if ('serviceWorker' in navigator && location.protocol !== 'file:') {
     navigator.serviceWorker.register('./sw.js').catch(() => {

@@ -25,7 +25,7 @@ export interface RunResult {
 }
 
 export type Response =
-  | { id: number; type: 'ready'; backends: string[]; chosen: string; unavailable: Record<string, string> }
+  | { id: number; type: 'ready'; backends: string[]; chosen: string; unavailable: Record<string, string>; wasmVariant: string | null }
   | { id: number; type: 'result'; result: RunResult }
   | { id: number; type: 'compared'; maxAbsDiff: number; js: RunResult; wasm: RunResult }
   | { id: number; type: 'progress'; done: number; total: number; label: string }

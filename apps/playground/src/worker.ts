@@ -91,7 +91,7 @@ async function handle(req: Request): Promise<void> {
       const chosen = await ready();
       const unavailable: Record<string, string> = {};
       for (const s of backendStatus()) if (s.state === 'failed') unavailable[s.name] = String((s.error as Error)?.message ?? s.error);
-      post({ id: req.id, type: 'ready', backends: listBackends(), chosen, unavailable });
+      post({ id: req.id, type: 'ready', backends: listBackends(), chosen, unavailable, wasmVariant: wasmBackend.kernelVariant() });
       return;
     }
     case 'run': {

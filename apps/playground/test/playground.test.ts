@@ -53,6 +53,7 @@ describe('playground', () => {
     expect(svgText).toContain('h_n [4, 3, 10]');
     expect(svgText).toContain('out[0, :, 10:] == h_n[-1]');
     expect(await page.locator('#diagram rect.cell').count()).toBe(2 * 2 * 6);
+    expect(await page.locator('#backend-status').textContent()).toBe('ready() chose wasm (wasm kernels: relaxed-simd)');
     await page.screenshot({ path: `${shots}default.png`, fullPage: true });
   });
 
