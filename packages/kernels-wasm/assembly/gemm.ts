@@ -89,18 +89,17 @@ function kernel1x8(k: i32, a: usize, b: usize, c: usize, accumulate: bool): void
   v128.store(c, c1, 16);
 }
 
-// One row against four panels at once: eight independent accumulator chains hide the add latency
-// that limits kernel1x8 when there is a single row (the streaming case, m = 1).
+// One row against two panels at once: four independent accumulator chains hide the add latency that
+// limits kernel1x8 when there is a single row (the streaming case, m = 1). Four panels at once
+// (eight chains) measured slower: too many concurrent streams and registers.
 // @ts-ignore: decorator
 @inline
-function kernel1x32(k: i32, a: usize, b: usize, panelBytes: usize, c: usize, accumulate: bool): void {
+function kernel1x16(k: i32, a: usize, b: usize, panelBytes: usize, c: usize, accumulate: bool): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-  let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
   if (accumulate) {
     c0 = v128.load(c); c1 = v128.load(c, 16); c2 = v128.load(c, 32); c3 = v128.load(c, 48);
-    c4 = v128.load(c, 64); c5 = v128.load(c, 80); c6 = v128.load(c, 96); c7 = v128.load(c, 112);
   }
-  const b1 = b + panelBytes, b2 = b1 + panelBytes, b3 = b2 + panelBytes;
+  const b1 = b + panelBytes;
   let o: usize = 0;
   for (let p = 0; p < k; p++) {
     const x = v128.load32_splat(a);
@@ -108,15 +107,10 @@ function kernel1x32(k: i32, a: usize, b: usize, panelBytes: usize, c: usize, acc
     c1 = madd(x, v128.load(b + o, 16), c1);
     c2 = madd(x, v128.load(b1 + o), c2);
     c3 = madd(x, v128.load(b1 + o, 16), c3);
-    c4 = madd(x, v128.load(b2 + o), c4);
-    c5 = madd(x, v128.load(b2 + o, 16), c5);
-    c6 = madd(x, v128.load(b3 + o), c6);
-    c7 = madd(x, v128.load(b3 + o, 16), c7);
     a += 4;
     o += 32;
   }
   v128.store(c, c0); v128.store(c, c1, 16); v128.store(c, c2, 32); v128.store(c, c3, 48);
-  v128.store(c, c4, 64); v128.store(c, c5, 80); v128.store(c, c6, 96); v128.store(c, c7, 112);
 }
 
 /**
@@ -143,7 +137,7 @@ export function gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, c: us
     const ai = a + <usize>i * ldaBytes;
     const ci = c + <usize>i * ldcBytes;
     let p = 0;
-    for (; p + 4 <= panels; p += 4) kernel1x32(k, ai, b + <usize>p * panelBytes, panelBytes, ci + (<usize>p << 5), accumulate);
+    for (; p + 2 <= panels; p += 2) kernel1x16(k, ai, b + <usize>p * panelBytes, panelBytes, ci + (<usize>p << 5), accumulate);
     for (; p < panels; p++) kernel1x8(k, ai, b + <usize>p * panelBytes, ci + (<usize>p << 5), accumulate);
   }
 }
