@@ -40,6 +40,8 @@ export class JsPreparedWeights implements PreparedWeights {
   gates = new Float32Array(0);
   /** `[B, H]` LSTM output before the projection. */
   hFull = new Float32Array(0);
+  /** Input rows of the current call, as `checkLayerArgs` counted them. */
+  rows = 0;
 
   constructor(w: RecurrentWeights) {
     const G = gateCount(w.mode);
@@ -95,6 +97,7 @@ function setUp(args: LayerArgs, where: string, modeOk: (m: RecurrentMode) => boo
   }
   if (!modeOk(w.mode)) throw new ShapeError(`${where}: weights are for mode '${w.mode}'`);
   const rows = checkLayerArgs(args, where);
+  w.rows = rows;
   const I = w.inputSize;
   const GH = w.gateCount * w.hiddenSize;
   w.reserve(rows, args.batch);
@@ -140,14 +143,6 @@ function stepAt(args: LayerArgs, s: number, cursor: StepCursor, rowsTotal: numbe
   }
 }
 
-function totalRows(args: LayerArgs): number {
-  const sizes = args.batchSizes;
-  if (!sizes) return args.seqLen * args.batch;
-  let rows = 0;
-  for (let t = 0; t < sizes.length; t++) rows += sizes[t]!;
-  return rows;
-}
-
 function writeRows(args: LayerArgs, row: number, n: number, P: number, h: Float32Array): void {
   const { out, outStride, outOffset } = args;
   for (let b = 0; b < n; b++) {
@@ -171,7 +166,7 @@ export function lstmLayer(args: LayerArgs): void {
   const { gx, gates } = w;
   const h = args.hN;
   const hFull = w.wHrT ? w.hFull : h;
-  const rows = totalRows(args);
+  const rows = w.rows;
   const cur = cursorLstm;
   for (let s = 0; s < args.seqLen; s++) {
     stepAt(args, s, cur, rows);
@@ -204,7 +199,7 @@ export function gruLayer(args: LayerArgs): void {
   const GH = 3 * H;
   const { gx, gates, bHn } = w;
   const h = args.hN;
-  const rows = totalRows(args);
+  const rows = w.rows;
   const cur = cursorGru;
   for (let s = 0; s < args.seqLen; s++) {
     stepAt(args, s, cur, rows);
@@ -233,7 +228,7 @@ export function rnnLayer(args: LayerArgs): void {
   const { gx, gates } = w;
   const h = args.hN;
   const useRelu = w.mode === 'rnn_relu';
-  const rows = totalRows(args);
+  const rows = w.rows;
   const cur = cursorRnn;
   for (let s = 0; s < args.seqLen; s++) {
     stepAt(args, s, cur, rows);
