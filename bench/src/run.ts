@@ -2,6 +2,8 @@
 // process, one after another (never competing for the cores). Prints the tables and writes them, with
 // the raw JSON lines, the machine and the versions, to bench/results/.
 // Flags: --quick (a subset in under a minute), --memory (the full 10,000-call memory soak),
+//        --rounds=N (run every runner N times, interleaved, in a rotated order each round: a noisy
+//        machine's drift then lands on every runner alike; cells report the median of the rounds),
 //        --runners=a,b  --workloads=x,y
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,6 +19,8 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
 const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]?.split(',');
 const quick = flag('quick');
+const rounds = Number(option('rounds')?.[0] ?? 1);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds expects a whole number of at least 1, got '${option('rounds')}'`);
 
 const ALL_RUNNERS = [
   'recur-wasm',
@@ -39,10 +43,10 @@ const workloads = option('workloads') ?? (quick ? QUICK : WORKLOADS.map((w) => w
 // measured here by turning on V8's flag for that runner only; every other runner sees plain Node.
 const extraFlags = (scriptArgs: string[]) => (scriptArgs[0]?.endsWith('-relaxed') ? ['--experimental-wasm-relaxed-simd'] : []);
 
-function child(script: string, scriptArgs: string[]): string[] {
+function child(script: string, scriptArgs: string[], nodeFlags = extraFlags(scriptArgs)): string[] {
   const r = spawnSync(
     process.execPath,
-    ['--expose-gc', ...extraFlags(scriptArgs), '--conditions=@recur/source', '--import', 'tsx', join(here, script), ...scriptArgs],
+    ['--expose-gc', ...nodeFlags, '--conditions=@recur/source', '--import', 'tsx', join(here, script), ...scriptArgs],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 },
   );
   if (r.status !== 0) process.stderr.write(`  ${script} ${scriptArgs.join(' ')} exited with ${r.status}\n`);
@@ -50,11 +54,52 @@ function child(script: string, scriptArgs: string[]): string[] {
 }
 
 const started = Date.now();
-console.log(`recur bench${quick ? ' (quick)' : ''}: ${runners.length} runners x ${workloads.length} workloads, one process each\n`);
-const cells: Cell[] = [];
-for (const r of runners) for (const line of child('runner.ts', [r, workloads.join(',')])) cells.push(JSON.parse(line) as Cell);
+console.log(
+  `recur bench${quick ? ' (quick)' : ''}: ${runners.length} runners x ${workloads.length} workloads, one process each` +
+    `${rounds > 1 ? `, ${rounds} interleaved rounds` : ''}\n`,
+);
+/** Cells of every round, by `runner|workload`, in round order. */
+const perRound = new Map<string, Cell[]>();
+for (let round = 0; round < rounds; round++) {
+  if (rounds > 1) console.log(`round ${round + 1} of ${rounds}`);
+  // Rotate the order so that no runner always goes first (cool machine) or last.
+  const order = runners.map((_, i) => runners[(i + round) % runners.length]!);
+  for (const r of order) {
+    for (const line of child('runner.ts', [r, workloads.join(',')])) {
+      const c = JSON.parse(line) as Cell;
+      const key = `${c.runner}|${c.workload}`;
+      perRound.set(key, [...(perRound.get(key) ?? []), c]);
+    }
+  }
+}
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+/** One cell per runner and workload: the median of the rounds' medians, the best min, all runs. */
+function combine(cs: Cell[]): Cell & { spread?: number } {
+  const timed = cs.filter((c) => c.medianMs !== undefined);
+  if (timed.length === 0) return cs[0]!;
+  const medians = timed.map((c) => c.medianMs!);
+  const medianMs = median(medians);
+  const first = timed[0]!;
+  return {
+    ...first,
+    medianMs,
+    minMs: Math.min(...timed.map((c) => c.minMs!)),
+    runs: timed.reduce((n, c) => n + (c.runs ?? 0), 0),
+    gflops: (first.gflops! * first.medianMs!) / medianMs,
+    maxAbsErr: Math.max(...timed.map((c) => c.maxAbsErr ?? 0)),
+    ...(timed.length > 1 ? { spread: (Math.max(...medians) - Math.min(...medians)) / 2 / medianMs } : {}),
+  };
+}
+const cells = [...perRound.values()].map(combine);
 console.log('\nGEMM micro-benchmark');
-const gemm = child('gemm.ts', [quick ? '256' : '256,512,1024']).map((l) => JSON.parse(l) as { backend: string; n: number; gflops: number; medianMs: number });
+type GemmCell = { backend: string; n: number; gflops: number; medianMs: number };
+const gemmSizes = quick ? '256' : '256,512,1024';
+const gemm = child('gemm.ts', [gemmSizes]).map((l) => JSON.parse(l) as GemmCell);
+// The relaxed-SIMD build's kernel too, in a process with V8's flag (see extraFlags).
+gemm.push(...child('gemm.ts', [gemmSizes, 'wasm-only'], ['--experimental-wasm-relaxed-simd']).map((l) => JSON.parse(l) as GemmCell));
 const soakCalls = flag('memory') ? 10_000 : quick ? 50 : 1000;
 console.log(`\nMemory soak: ${soakCalls} forward calls of medium on wasm`);
 const memory = child('memory.ts', [String(soakCalls)]).map((l) => JSON.parse(l));
@@ -70,7 +115,9 @@ function cellText(c: Cell | undefined): string {
   if (c.medianMs === undefined) return `— (${c.skipped})`;
   const err = c.maxAbsErr !== undefined && c.maxAbsErr > ERR_OK ? ` ⚠ err ${c.maxAbsErr.toExponential(1)}` : '';
   const runs = (c.runs ?? 0) < 10 ? ` (${c.runs} runs)` : '';
-  return `${fmtMs(c.medianMs)} ms · ${c.gflops!.toFixed(1)} GF/s${runs}${err}`;
+  const spread = (c as { spread?: number }).spread;
+  const pm = spread !== undefined ? ` ±${(spread * 100).toFixed(0)}%` : '';
+  return `${fmtMs(c.medianMs)} ms${pm} · ${c.gflops!.toFixed(1)} GF/s${runs}${err}`;
 }
 
 const lines: string[] = [];
@@ -79,7 +126,24 @@ out(`| workload | ${runners.join(' | ')} |`);
 out(`|---|${runners.map(() => '---').join('|')}|`);
 for (const w of workloads) out(`| ${w} | ${runners.map((r) => cellText(get(r, w))).join(' | ')} |`);
 out('');
-out('Median ms per forward and GFLOP/s (multiply-add = 2 flops). ⚠ marks outputs that differ from recur js by more than 1e-4 (max abs error).');
+out(
+  `Median ms per forward and GFLOP/s (multiply-add = 2 flops)${rounds > 1 ? `; with ${rounds} rounds, the median of the rounds' medians ± half their range` : ''}. ` +
+    '⚠ marks outputs that differ from recur js by more than 1e-4 (max abs error).',
+);
+
+/**
+ * Peer time / recur time: with several rounds, the median of each round's ratio, so that a slow
+ * stretch of the machine counts against both sides of a ratio rather than against one.
+ */
+function ratio(mine: string, peer: string, w: string): number | undefined {
+  const a = perRound.get(`${mine}|${w}`) ?? [];
+  const b = perRound.get(`${peer}|${w}`) ?? [];
+  const rs: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i]!.medianMs && b[i]!.medianMs) rs.push(b[i]!.medianMs! / a[i]!.medianMs!);
+  }
+  return rs.length ? median(rs) : undefined;
+}
 
 const ratioLines: string[] = [];
 const peers = runners.filter((r) => !r.startsWith('recur-'));
@@ -87,25 +151,23 @@ for (const mine of ['recur-wasm', 'recur-wasm-relaxed', 'recur-js'].filter((r) =
   ratioLines.push(`| ${mine} vs | ${workloads.join(' | ')} |`, `|---|${workloads.map(() => '---').join('|')}|`);
   for (const p of peers) {
     const row = workloads.map((w) => {
-      const a = get(mine, w);
-      const b = get(p, w);
-      return a?.medianMs && b?.medianMs ? `${(b.medianMs / a.medianMs).toFixed(2)}×` : '';
+      const r = ratio(mine, p, w);
+      return r !== undefined ? `${r.toFixed(2)}×` : '';
     });
     ratioLines.push(`| ${p} | ${row.join(' | ')} |`);
   }
   ratioLines.push('');
 }
 
-const ratio = (mine: string, peer: string, w: string) => {
-  const a = get(mine, w)?.medianMs;
-  const b = get(peer, w)?.medianMs;
-  return a && b ? b / a : undefined;
-};
 const targets: Array<[string, number | undefined, number]> = [];
-for (const w of ['medium', 'gru-medium', 'rnn-medium']) targets.push([`recur-wasm ≥ 2× ort-web-1t on ${w}`, ratio('recur-wasm', 'ort-web-1t', w), 2]);
-targets.push(['recur-wasm faster than ort-web-1t on large', ratio('recur-wasm', 'ort-web-1t', 'large'), 1]);
-for (const w of workloads) targets.push([`recur-wasm ≥ 4× tfjs-wasm on ${w}`, ratio('recur-wasm', 'tfjs-wasm', w), 4]);
-targets.push(['recur-wasm as fast as ort-node on stream', ratio('recur-wasm', 'ort-node', 'stream'), 1]);
+// The wasm targets hold for both builds: recur-wasm is what Node 20 runs, recur-wasm-relaxed what
+// browsers and Node 22+ run.
+for (const mine of ['recur-wasm', 'recur-wasm-relaxed']) {
+  for (const w of ['medium', 'gru-medium', 'rnn-medium']) targets.push([`${mine} ≥ 2× ort-web-1t on ${w}`, ratio(mine, 'ort-web-1t', w), 2]);
+  targets.push([`${mine} faster than ort-web-1t on large`, ratio(mine, 'ort-web-1t', 'large'), 1]);
+  for (const w of workloads) targets.push([`${mine} ≥ 4× tfjs-wasm on ${w}`, ratio(mine, 'tfjs-wasm', w), 4]);
+  targets.push([`${mine} as fast as ort-node on stream`, ratio(mine, 'ort-node', 'stream'), 1]);
+}
 for (const w of workloads) targets.push([`recur-js ≥ 10× tfjs-cpu on ${w}`, ratio('recur-js', 'tfjs-cpu', w), 10]);
 const targetLines = ['| target | measured | met |', '|---|---|---|'];
 for (const [label, value, need] of targets) {
@@ -141,7 +203,7 @@ const report = [
   '',
   ...lines,
   '',
-  '## Ratios (peer time / recur time: above 1× means recur is faster)',
+  `## Ratios (peer time / recur time: above 1× means recur is faster${rounds > 1 ? "; median of the rounds' ratios" : ''})`,
   '',
   ...ratioLines,
   '## Targets',
@@ -176,7 +238,10 @@ const report = [
 console.log(`\n${report.split('## Raw results')[0]}`);
 const dir = join(here, '..', 'results');
 mkdirSync(dir, { recursive: true });
-const name = `${quick ? 'quick' : 'full'}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`;
+// A run narrowed with --runners or --workloads is kept under its own name and never replaces latest.md.
+const custom = option('runners') !== undefined || option('workloads') !== undefined;
+const kind = custom ? 'custom' : quick ? 'quick' : 'full';
+const name = `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`;
 writeFileSync(join(dir, name), report);
-writeFileSync(join(dir, quick ? 'latest-quick.md' : 'latest.md'), report);
+if (!custom) writeFileSync(join(dir, quick ? 'latest-quick.md' : 'latest.md'), report);
 console.log(`wrote bench/results/${name} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
