@@ -11,7 +11,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chartSvg } from './chart.js';
 import type { Cell } from './runner.js';
+import { combineRounds, roundOrder, roundRatio } from './stats.js';
 import { QUICK, WORKLOADS } from './workloads.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -62,9 +64,7 @@ console.log(
 const perRound = new Map<string, Cell[]>();
 for (let round = 0; round < rounds; round++) {
   if (rounds > 1) console.log(`round ${round + 1} of ${rounds}`);
-  // Rotate the order so that no runner always goes first (cool machine) or last.
-  const order = runners.map((_, i) => runners[(i + round) % runners.length]!);
-  for (const r of order) {
+  for (const r of roundOrder(runners, round)) {
     for (const line of child('runner.ts', [r, workloads.join(',')])) {
       const c = JSON.parse(line) as Cell;
       const key = `${c.runner}|${c.workload}`;
@@ -72,28 +72,7 @@ for (let round = 0; round < rounds; round++) {
     }
   }
 }
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-/** One cell per runner and workload: the median of the rounds' medians, the best min, all runs. */
-function combine(cs: Cell[]): Cell & { spread?: number } {
-  const timed = cs.filter((c) => c.medianMs !== undefined);
-  if (timed.length === 0) return cs[0]!;
-  const medians = timed.map((c) => c.medianMs!);
-  const medianMs = median(medians);
-  const first = timed[0]!;
-  return {
-    ...first,
-    medianMs,
-    minMs: Math.min(...timed.map((c) => c.minMs!)),
-    runs: timed.reduce((n, c) => n + (c.runs ?? 0), 0),
-    gflops: (first.gflops! * first.medianMs!) / medianMs,
-    maxAbsErr: Math.max(...timed.map((c) => c.maxAbsErr ?? 0)),
-    ...(timed.length > 1 ? { spread: (Math.max(...medians) - Math.min(...medians)) / 2 / medianMs } : {}),
-  };
-}
-const cells = [...perRound.values()].map(combine);
+const cells = [...perRound.values()].map(combineRounds);
 console.log('\nGEMM micro-benchmark');
 type GemmCell = { backend: string; n: number; gflops: number; medianMs: number };
 const gemmSizes = quick ? '256' : '256,512,1024';
@@ -131,19 +110,8 @@ out(
     '⚠ marks outputs that differ from recur js by more than 1e-4 (max abs error).',
 );
 
-/**
- * Peer time / recur time: with several rounds, the median of each round's ratio, so that a slow
- * stretch of the machine counts against both sides of a ratio rather than against one.
- */
-function ratio(mine: string, peer: string, w: string): number | undefined {
-  const a = perRound.get(`${mine}|${w}`) ?? [];
-  const b = perRound.get(`${peer}|${w}`) ?? [];
-  const rs: number[] = [];
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i]!.medianMs && b[i]!.medianMs) rs.push(b[i]!.medianMs! / a[i]!.medianMs!);
-  }
-  return rs.length ? median(rs) : undefined;
-}
+/** Peer time / recur time (with rounds, the median of the rounds' ratios). */
+const ratio = (mine: string, peer: string, w: string) => roundRatio(perRound.get(`${mine}|${w}`) ?? [], perRound.get(`${peer}|${w}`) ?? []);
 
 const ratioLines: string[] = [];
 const peers = runners.filter((r) => !r.startsWith('recur-'));
@@ -242,6 +210,11 @@ mkdirSync(dir, { recursive: true });
 const custom = option('runners') !== undefined || option('workloads') !== undefined;
 const kind = custom ? 'custom' : quick ? 'quick' : 'full';
 const name = `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`;
+const svg = chartSvg(cells, runners, workloads, gemm, `recur benchmark${quick ? ' (quick)' : ''} · ${machine}`);
 writeFileSync(join(dir, name), report);
-if (!custom) writeFileSync(join(dir, quick ? 'latest-quick.md' : 'latest.md'), report);
-console.log(`wrote bench/results/${name} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+writeFileSync(join(dir, name.replace(/\.md$/, '.svg')), svg);
+if (!custom) {
+  writeFileSync(join(dir, quick ? 'latest-quick.md' : 'latest.md'), report);
+  writeFileSync(join(dir, quick ? 'latest-quick.svg' : 'latest.svg'), svg);
+}
+console.log(`wrote bench/results/${name} and its chart (${((Date.now() - started) / 1000).toFixed(0)} s)`);
