@@ -50,7 +50,8 @@ export function chartSvg(cells: ChartCell[], runners: string[], workloads: strin
   const height = plotTop + plotH + 40 + legendRows * 18 + 10;
   const y = (v: number) => plotTop + plotH - (v / yMax) * plotH;
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11" role="img" aria-labelledby="chart-title">`,
+    `<title id="chart-title">${esc(title)}: GFLOP/s of ${shown.map(esc).join(', ')} on ${workloads.map(esc).join(', ')}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="${left}" y="18" font-size="13" font-weight="600">${esc(title)}</text>`,
     `<text x="${left}" y="32" fill="#555">GFLOP/s per forward (higher is better); ⚠ = output differs from PyTorch's semantics</text>`,
@@ -99,7 +100,11 @@ function fromResults(file: string): void {
     else if (o.runner) cells.push(o);
   }
   const uniq = (xs: string[]) => [...new Set(xs)];
-  const title = text.split('\n').find((l) => l.startsWith('# '))?.slice(2) ?? 'recur benchmark';
+  const lines = text.split('\n');
+  const heading = lines.find((l) => l.startsWith('# '))?.slice(2) ?? 'recur benchmark';
+  // The line under the heading reads "<date> · <machine> · commit <sha>".
+  const machine = lines.find((l) => / · .* · commit /.test(l))?.split(' · ')[1];
+  const title = machine ? `${heading} · ${machine}` : heading;
   const out = file.replace(/\.md$/, '.svg');
   writeFileSync(out, chartSvg(cells, uniq(cells.map((c) => c.runner)), uniq(cells.map((c) => c.workload)), gemm, title));
   console.log(`wrote ${out}`);
