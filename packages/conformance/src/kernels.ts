@@ -273,6 +273,31 @@ export function describeKernelConformance(label: string, getBackend: () => Backe
         expect(packed.out).toBeAllclose(padded.out, { atol: 0, rtol: 0 });
         expect(packed.hN).toBeAllclose(padded.hN, { atol: 0, rtol: 0 });
       });
+
+      for (const mode of ['lstm', 'gru', 'rnn_tanh'] as const) {
+        it(`${mode}: a contiguous output (outStride = P), short and long, equals the strided one`, () => {
+          // Long enough (160 rows x 32) for a backend's bulk-copy path, and a short one for its loop.
+          const be = getBackend();
+          for (const [T, B] of [[3, 2], [80, 2]] as const) {
+            const g = new Generator(23 + T);
+            const w = randomWeights(g, mode, 8, 32);
+            const x = randomArray(g, T * B * 8);
+            const strided = runFused(be, w, x, T, B);
+            const prepared = be.prepareWeights(w);
+            const out = new Float32Array(T * B * 32);
+            const hN = new Float32Array(B * 32);
+            const cN = mode === 'lstm' ? new Float32Array(B * 32) : null;
+            const args = { weights: prepared, x, seqLen: T, batch: B, h0: null, c0: null, out, outOffset: 0, outStride: 32, hN, cN };
+            if (mode === 'lstm') be.lstmLayer(args);
+            else if (mode === 'gru') be.gruLayer(args);
+            else be.rnnLayer(args);
+            prepared.dispose();
+            expect(out).toBeAllclose(strided.out, { atol: 0, rtol: 0 });
+            expect(hN).toBeAllclose(strided.hN, { atol: 0, rtol: 0 });
+            if (cN) expect(cN).toBeAllclose(strided.cN!, { atol: 0, rtol: 0 });
+          }
+        });
+      }
     });
   });
 }

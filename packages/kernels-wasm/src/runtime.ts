@@ -122,6 +122,9 @@ export class WasmPreparedWeights implements PreparedWeights {
   }
 }
 
+/** Outputs of at least this many floats are copied out of wasm memory with one `set`. */
+const BULK_COPY = 4096;
+
 export class WasmRuntime {
   readonly heap: WasmHeap;
   /** One scratch block reused by every call (calls are synchronous). */
@@ -205,9 +208,15 @@ export class WasmRuntime {
     const P = w.outputSize;
     const L = this.layout;
     const { out, outStride, outOffset, hN } = args;
-    for (let r = 0, src = L.out >> 2; r < rows; r++) {
-      const o = r * outStride + outOffset;
-      for (let j = 0; j < P; j++, src++) out[o + j] = f32[src]!;
+    if (outStride === P && rows * P >= BULK_COPY) {
+      // One memcpy for a contiguous output; the view it needs is one small allocation, so streamed
+      // frames (a row at a time, allocation-free) keep the loop below.
+      out.set(f32.subarray(L.out >> 2, (L.out >> 2) + rows * P), outOffset);
+    } else {
+      for (let r = 0, src = L.out >> 2; r < rows; r++) {
+        const o = r * outStride + outOffset;
+        for (let j = 0; j < P; j++, src++) out[o + j] = f32[src]!;
+      }
     }
     for (let i = 0, src = L.h >> 2; i < hN.length; i++, src++) hN[i] = f32[src]!;
     const cN = args.cN;
