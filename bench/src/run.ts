@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chartSvg } from './chart.js';
 import type { Cell } from './runner.js';
-import { combineRounds, roundOrder, roundRatio } from './stats.js';
+import { type GemmCell, combineGemmRounds, combineRounds, roundOrder, roundRatio } from './stats.js';
 import { QUICK, WORKLOADS } from './workloads.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,6 +38,9 @@ const ALL_RUNNERS = [
   'brain.js',
 ];
 const QUICK_RUNNERS = ['recur-wasm', 'recur-wasm-relaxed', 'recur-js', 'recur-wasm-frames', 'ort-node', 'ort-web-1t', 'tfjs-wasm'];
+// A run narrowed with --runners or --workloads is kept under its own name, never replaces latest.md,
+// and soaks memory only briefly (unless --memory).
+const custom = option('runners') !== undefined || option('workloads') !== undefined;
 const runners = option('runners') ?? (quick ? QUICK_RUNNERS : ALL_RUNNERS);
 const workloads = option('workloads') ?? (quick ? QUICK : WORKLOADS.map((w) => w.id));
 
@@ -62,6 +65,9 @@ console.log(
 );
 /** Cells of every round, by `runner|workload`, in round order. */
 const perRound = new Map<string, Cell[]>();
+const gemmSizes = quick ? '256' : '256,512,1024';
+/** GEMM micro-benchmark cells of every round (run at the end of each round, so spread over the run). */
+const gemmRounds: GemmCell[][] = [];
 for (let round = 0; round < rounds; round++) {
   if (rounds > 1) console.log(`round ${round + 1} of ${rounds}`);
   for (const r of roundOrder(runners, round)) {
@@ -71,15 +77,15 @@ for (let round = 0; round < rounds; round++) {
       perRound.set(key, [...(perRound.get(key) ?? []), c]);
     }
   }
+  console.log('GEMM micro-benchmark');
+  const gemmOfRound = child('gemm.ts', [gemmSizes]).map((l) => JSON.parse(l) as GemmCell);
+  // The relaxed-SIMD build's kernel too, in a process with V8's flag (see extraFlags).
+  gemmOfRound.push(...child('gemm.ts', [gemmSizes, 'wasm-only'], ['--experimental-wasm-relaxed-simd']).map((l) => JSON.parse(l) as GemmCell));
+  gemmRounds.push(gemmOfRound);
 }
 const cells = [...perRound.values()].map(combineRounds);
-console.log('\nGEMM micro-benchmark');
-type GemmCell = { backend: string; n: number; gflops: number; medianMs: number };
-const gemmSizes = quick ? '256' : '256,512,1024';
-const gemm = child('gemm.ts', [gemmSizes]).map((l) => JSON.parse(l) as GemmCell);
-// The relaxed-SIMD build's kernel too, in a process with V8's flag (see extraFlags).
-gemm.push(...child('gemm.ts', [gemmSizes, 'wasm-only'], ['--experimental-wasm-relaxed-simd']).map((l) => JSON.parse(l) as GemmCell));
-const soakCalls = flag('memory') ? 10_000 : quick ? 50 : 1000;
+const gemm = combineGemmRounds(gemmRounds);
+const soakCalls = flag('memory') ? 10_000 : quick || custom ? 50 : 1000;
 console.log(`\nMemory soak: ${soakCalls} forward calls of medium on wasm`);
 const memory = child('memory.ts', [String(soakCalls)]).map((l) => JSON.parse(l));
 
@@ -206,8 +212,6 @@ const report = [
 console.log(`\n${report.split('## Raw results')[0]}`);
 const dir = join(here, '..', 'results');
 mkdirSync(dir, { recursive: true });
-// A run narrowed with --runners or --workloads is kept under its own name and never replaces latest.md.
-const custom = option('runners') !== undefined || option('workloads') !== undefined;
 const kind = custom ? 'custom' : quick ? 'quick' : 'full';
 const name = `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`;
 const svg = chartSvg(cells, runners, workloads, gemm, `recur benchmark${quick ? ' (quick)' : ''} · ${machine}`);

@@ -54,3 +54,21 @@ export function roundRatio(mine: Cell[], peer: Cell[]): number | undefined {
   }
   return rs.length ? median(rs) : undefined;
 }
+
+export interface GemmCell {
+  backend: string;
+  n: number;
+  gflops: number;
+  medianMs: number;
+  runs?: number;
+}
+
+/** GEMM micro-benchmark cells of every round, one per backend and size: the median round's time. */
+export function combineGemmRounds(rounds: GemmCell[][]): GemmCell[] {
+  const byKey = new Map<string, GemmCell[]>();
+  for (const cells of rounds) for (const c of cells) byKey.set(`${c.backend}|${c.n}`, [...(byKey.get(`${c.backend}|${c.n}`) ?? []), c]);
+  return [...byKey.values()].map((cs) => {
+    const medianMs = median(cs.map((c) => c.medianMs));
+    return { ...cs[0]!, medianMs, gflops: (2 * cs[0]!.n ** 3) / medianMs / 1e6, runs: cs.reduce((k, c) => k + (c.runs ?? 0), 0) };
+  });
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Cell } from '../src/runner.js';
-import { combineRounds, median, roundOrder, roundRatio } from '../src/stats.js';
+import { combineGemmRounds, combineRounds, median, roundOrder, roundRatio } from '../src/stats.js';
 
 const cell = (medianMs: number | undefined, extra: Partial<Cell> = {}): Cell => ({
   runner: 'r',
@@ -49,5 +49,19 @@ describe('bench rounds', () => {
     // Two rounds: ratios 2 and 3.
     expect(roundRatio([cell(10), cell(30)], [cell(20), cell(90)])).toBe(2.5);
     expect(roundRatio([cell(10)], [cell(undefined)])).toBeUndefined();
+  });
+
+  it('combines GEMM rounds per backend and size into the median time and its GFLOP/s', () => {
+    const g = (backend: string, n: number, medianMs: number) => ({ backend, n, medianMs, gflops: 0, runs: 5 });
+    const out = combineGemmRounds([
+      [g('wasm', 256, 1), g('js', 256, 9)],
+      [g('wasm', 256, 3), g('js', 256, 10)],
+      [g('wasm', 256, 1.2), g('js', 256, 8)],
+    ]);
+    expect(out.map((c) => [c.backend, c.medianMs, c.runs])).toEqual([
+      ['wasm', 1.2, 15],
+      ['js', 9, 15],
+    ]);
+    expect(out[0]!.gflops).toBeCloseTo((2 * 256 ** 3) / 1.2 / 1e6);
   });
 });
