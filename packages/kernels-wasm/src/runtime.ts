@@ -132,6 +132,8 @@ export class WasmRuntime {
   private scratchBytes = 0;
   /** Byte offsets of the current layer call's buffers inside the scratch block. */
   private readonly layout = { x: 0, gx: 0, out: 0, h: 0, c: 0, hfull: 0, ptmp: 0, sizes: 0, gates: 0 };
+  /** Input rows of the current layer call, as `checkLayerArgs` counted them. */
+  private rows = 0;
 
   constructor(
     readonly kernels: KernelExports,
@@ -167,8 +169,14 @@ export class WasmRuntime {
     return w;
   }
 
-  /** Lays out one call's buffers in the scratch block and copies the inputs in. */
-  private setUpLayer(args: LayerArgs, w: WasmPreparedWeights, rows: number): void {
+  /**
+   * Validates one layer call, lays out its buffers in the scratch block and copies the inputs in.
+   * Returns the weights, known to be this runtime's; the call's row count is left in `rows`.
+   */
+  private setUpLayer(args: LayerArgs, where: string, modeOk: (m: RecurrentMode) => boolean): WasmPreparedWeights {
+    const w = this.weightsOf(args, where, modeOk);
+    const rows = checkLayerArgs(args, where);
+    this.rows = rows;
     const B = args.batch;
     const H = w.hiddenSize;
     const P = w.outputSize;
@@ -201,9 +209,11 @@ export class WasmRuntime {
       else f32.fill(0, L.c >> 2, (L.c >> 2) + B * H);
     }
     if (args.batchSizes) this.heap.i32.set(args.batchSizes, L.sizes >> 2);
+    return w;
   }
 
-  private copyOut(args: LayerArgs, w: WasmPreparedWeights, rows: number): void {
+  private copyOut(args: LayerArgs, w: WasmPreparedWeights): void {
+    const rows = this.rows;
     const f32 = this.heap.f32;
     const P = w.outputSize;
     const L = this.layout;
@@ -224,45 +234,39 @@ export class WasmRuntime {
   }
 
   lstmLayer(args: LayerArgs): void {
-    const w = this.weightsOf(args, 'lstmLayer', isLstm);
-    const rows = checkLayerArgs(args, 'lstmLayer');
-    this.setUpLayer(args, w, rows);
+    const w = this.setUpLayer(args, 'lstmLayer', isLstm);
     const L = this.layout;
     this.kernels.lstmLayer(
-      args.seqLen, args.batch, rows, w.inputSize, w.hiddenSize, w.outputSize,
+      args.seqLen, args.batch, this.rows, w.inputSize, w.hiddenSize, w.outputSize,
       L.x, w.wih, w.whh, w.bias, w.whr,
       args.batchSizes ? L.sizes : 0, args.reverse === true,
       L.h, L.c, L.out, L.gx, L.hfull, L.ptmp,
     );
-    this.copyOut(args, w, rows);
+    this.copyOut(args, w);
   }
 
   gruLayer(args: LayerArgs): void {
-    const w = this.weightsOf(args, 'gruLayer', isGru);
-    const rows = checkLayerArgs(args, 'gruLayer');
-    this.setUpLayer(args, w, rows);
+    const w = this.setUpLayer(args, 'gruLayer', isGru);
     const L = this.layout;
     this.kernels.gruLayer(
-      args.seqLen, args.batch, rows, w.inputSize, w.hiddenSize,
+      args.seqLen, args.batch, this.rows, w.inputSize, w.hiddenSize,
       L.x, w.wih, w.whh, w.bias, w.bhn,
       args.batchSizes ? L.sizes : 0, args.reverse === true,
       L.h, L.out, L.gx, L.gates,
     );
-    this.copyOut(args, w, rows);
+    this.copyOut(args, w);
   }
 
   rnnLayer(args: LayerArgs): void {
-    const w = this.weightsOf(args, 'rnnLayer', isRnn);
-    const rows = checkLayerArgs(args, 'rnnLayer');
-    this.setUpLayer(args, w, rows);
+    const w = this.setUpLayer(args, 'rnnLayer', isRnn);
     const L = this.layout;
     this.kernels.rnnLayer(
-      args.seqLen, args.batch, rows, w.inputSize, w.hiddenSize,
+      args.seqLen, args.batch, this.rows, w.inputSize, w.hiddenSize,
       L.x, w.wih, w.whh, w.bias, w.mode === 'rnn_relu',
       args.batchSizes ? L.sizes : 0, args.reverse === true,
       L.h, L.out, L.gx,
     );
-    this.copyOut(args, w, rows);
+    this.copyOut(args, w);
   }
 
   matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, options?: MatmulOptions): Float32Array {
