@@ -66,9 +66,15 @@ export interface GemmCell {
 /** GEMM micro-benchmark cells of every round, one per backend and size: the median round's time. */
 export function combineGemmRounds(rounds: GemmCell[][]): GemmCell[] {
   const byKey = new Map<string, GemmCell[]>();
-  for (const cells of rounds) for (const c of cells) byKey.set(`${c.backend}|${c.n}`, [...(byKey.get(`${c.backend}|${c.n}`) ?? []), c]);
+  for (const cells of rounds) {
+    for (const c of cells) {
+      const key = `${c.backend}|${c.n}`;
+      byKey.set(key, [...(byKey.get(key) ?? []), c]);
+    }
+  }
   return [...byKey.values()].map((cs) => {
     const medianMs = median(cs.map((c) => c.medianMs));
-    return { ...cs[0]!, medianMs, gflops: (2 * cs[0]!.n ** 3) / medianMs / 1e6, runs: cs.reduce((k, c) => k + (c.runs ?? 0), 0) };
+    const first = cs[0]!;
+    return { ...first, medianMs, gflops: (first.gflops * first.medianMs) / medianMs, runs: cs.reduce((k, c) => k + (c.runs ?? 0), 0) };
   });
 }

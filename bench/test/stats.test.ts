@@ -52,7 +52,7 @@ describe('bench rounds', () => {
   });
 
   it('combines GEMM rounds per backend and size into the median time and its GFLOP/s', () => {
-    const g = (backend: string, n: number, medianMs: number) => ({ backend, n, medianMs, gflops: 0, runs: 5 });
+    const g = (backend: string, n: number, medianMs: number) => ({ backend, n, medianMs, gflops: (2 * n ** 3) / medianMs / 1e6, runs: 5 });
     const out = combineGemmRounds([
       [g('wasm', 256, 1), g('js', 256, 9)],
       [g('wasm', 256, 3), g('js', 256, 10)],
