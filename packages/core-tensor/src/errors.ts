@@ -1,10 +1,26 @@
-// Error classes shared by every recur package. Each class is branded with a global symbol so
-// `instanceof` and `isInstance` keep working when a bundle ends up with two copies of this package.
+// Error classes shared by every recur package, and the one describer of values in their messages.
+// Each class is branded with global symbols, so `instanceof` and `isInstance` keep working when a
+// bundle ends up with two copies of this package; every class carries the RecurError brand, so
+// `RecurError.isInstance(e)` (and `e instanceof RecurError`) catches every error recur throws, also
+// the ones that extend the built-in `TypeError` or `RangeError` users expect for bad arguments.
 
 const BRAND = Symbol.for('@recur/core-tensor/error');
 
 function brandOf(name: string): symbol {
   return Symbol.for(`@recur/core-tensor/error/${name}`);
+}
+
+/** Marks `error` with every brand of its class chain (RecurError's included). */
+function applyBrands(error: Error, ctor: unknown): void {
+  Object.defineProperty(error, BRAND, { value: true });
+  for (let c: unknown = ctor; c && c !== Error; c = Object.getPrototypeOf(c)) {
+    const brand = Object.hasOwn(c as object, 'brand') ? (c as { brand?: symbol }).brand : undefined;
+    if (brand) Object.defineProperty(error, brand, { value: true });
+  }
+}
+
+function isBranded(value: unknown, brand: symbol): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
 }
 
 /**
@@ -18,15 +34,12 @@ export class RecurError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
-    for (let c: unknown = new.target; c && c !== Error; c = Object.getPrototypeOf(c)) {
-      const brand = (c as { brand?: symbol }).brand;
-      if (brand) Object.defineProperty(this, brand, { value: true });
-    }
+    applyBrands(this, new.target);
   }
 
   /** True for an error of this class (or a subclass), even from another copy of the package. */
   static isInstance(value: unknown): boolean {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[this.brand] === true;
+    return isBranded(value, this.brand);
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -44,7 +57,7 @@ export class ShapeError extends RecurError {
 }
 
 /**
- * A backend is unknown, failed to initialise, or failed inside a kernel.
+ * A backend is unknown, failed to initialise, was used after `dispose()`, or failed inside a kernel.
  * @example
  * await setBackend('nope'); // BackendError: setBackend: unknown backend 'nope'; registered: js
  */
@@ -62,7 +75,119 @@ export class BackendError extends RecurError {
   }
 }
 
+/**
+ * A state dict does not fit a module: missing, unexpected or mis-shaped keys, or values that are not tensors.
+ * @example
+ * lstm.loadStateDict({}); // StateDictError: LSTM.loadStateDict: 4 problems: missing key weight_ih_l0 ...
+ */
+export class StateDictError extends RecurError {
+  protected static override readonly brand: symbol = brandOf('StateDictError');
+}
+
+/**
+ * A file recur reads (a `.safetensors` file, later `.pt`, ONNX, Keras) is malformed or of another kind.
+ * @example
+ * loadSafetensors(new Uint8Array(3)); // SafetensorsError: safetensors: file is 3 bytes, too short ...
+ */
+export class SafetensorsError extends RecurError {
+  protected static override readonly brand: symbol = brandOf('SafetensorsError');
+}
+
+/**
+ * An argument of the wrong kind (a number where a tensor was expected, an unknown option value or
+ * operation name). Also a `TypeError`, as JavaScript users expect for such mistakes.
+ * @example
+ * new LSTM('5', 10); // ArgumentError: LSTM: expected (inputSize, hiddenSize, ...) or an options object, got ('5', 10)
+ */
+export class ArgumentError extends TypeError {
+  protected static readonly brand: symbol = brandOf('ArgumentError');
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    applyBrands(this, new.target);
+  }
+
+  /** True for an ArgumentError, even from another copy of the package. */
+  static isInstance(value: unknown): boolean {
+    return isBranded(value, this.brand);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return this.isInstance(value);
+  }
+}
+
+/**
+ * A numeric argument outside what it allows (a negative size, a dropout above 1, a size no memory can
+ * hold). Also a `RangeError`.
+ * @example
+ * new GRU(4, 0); // RangeArgumentError: GRU: hiddenSize must be greater than zero, got 0
+ */
+export class RangeArgumentError extends RangeError {
+  protected static readonly brand: symbol = brandOf('RangeArgumentError');
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    applyBrands(this, new.target);
+  }
+
+  /** True for a RangeArgumentError, even from another copy of the package. */
+  static isInstance(value: unknown): boolean {
+    return isBranded(value, this.brand);
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return this.isInstance(value);
+  }
+}
+
 /** Formats a shape the way error messages print it: `[2,3,4]`. */
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
+}
+
+/**
+ * Describes any value for an error message, in a few words and without walking it: safe for hostile
+ * input (deeply nested, huge, with getters or a `__proto__` key) and never naming an internal class.
+ * @example
+ * describeValue(null);               // 'null'
+ * describeValue([1, 2]);             // 'an array of 2'
+ * describeValue(tensor([[1, 2]]));   // 'a tensor of shape [1,2]'
+ * describeValue('lstm');             // "the string 'lstm'"
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'undefined':
+      return 'undefined';
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return `${typeof value} ${String(value)}`;
+    case 'string':
+      return value.length > 40 ? `a string of ${value.length} characters` : `the string '${value}'`;
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+  }
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  const shape = safeShape(value);
+  if (shape) return `a tensor of shape ${formatShape(shape)}`;
+  const tag = Object.prototype.toString.call(value).slice(8, -1);
+  if (ArrayBuffer.isView(value) && 'length' in value) return `a ${tag} of ${(value as { length: number }).length}`;
+  return tag === 'Object' ? 'an object' : `a ${tag}`;
+}
+
+/** The `shape` of a tensor-like value when it is a short array of safe integers, else null. */
+function safeShape(value: object): number[] | null {
+  try {
+    const shape = (value as { shape?: unknown }).shape;
+    if (!Array.isArray(shape) || shape.length > 32) return null;
+    return shape.every((d) => Number.isSafeInteger(d)) ? (shape as number[]) : null;
+  } catch {
+    return null;
+  }
 }

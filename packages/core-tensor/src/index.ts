@@ -11,7 +11,17 @@ export type {
   RecurrentWeights,
   UnaryOp,
 } from './backend.js';
-export { BackendError, RecurError, ShapeError, formatShape } from './errors.js';
+export {
+  ArgumentError,
+  BackendError,
+  RangeArgumentError,
+  RecurError,
+  SafetensorsError,
+  ShapeError,
+  StateDictError,
+  describeValue,
+  formatShape,
+} from './errors.js';
 export { checkLayerArgs } from './layer-args.js';
 export { checkBroadcast, checkMatmulArgs, outArray, planPermutation } from './primitive-args.js';
 export {

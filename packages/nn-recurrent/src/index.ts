@@ -23,5 +23,6 @@ export {
 export type { PackOptions, PadOptions } from './packed.js';
 export { RecurrentStream } from './stream.js';
 export type { StreamOptions, StreamState } from './stream.js';
-export { SafetensorsError, loadSafetensors, readSafetensors, saveSafetensors } from './safetensors.js';
+export { SafetensorsError } from '@recur/core-tensor';
+export { loadSafetensors, readSafetensors, saveSafetensors } from './safetensors.js';
 export type { SafetensorsFile } from './safetensors.js';

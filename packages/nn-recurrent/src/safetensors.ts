@@ -2,16 +2,11 @@
 // tensor bytes), so weights saved with `safetensors.torch.save_file(model.state_dict(), path)` load
 // here as they are. The parser validates every offset before it allocates anything.
 
-import { Tensor, checkShape, formatShape } from '@recur/core-tensor';
+import { SafetensorsError, Tensor, checkShape, formatShape } from '@recur/core-tensor';
 import type { StateDict } from './module.js';
 
 const DTYPE_BYTES = { F32: 4, F16: 2, BF16: 2, F64: 8 } as const;
 type SupportedDtype = keyof typeof DTYPE_BYTES;
-
-/** Raised for a file that is not valid safetensors or holds a tensor recur cannot read. */
-export class SafetensorsError extends Error {
-  override name = 'SafetensorsError';
-}
 
 export interface SafetensorsFile {
   tensors: StateDict;
