@@ -16,7 +16,7 @@ export default defineConfig({
   resolve: { conditions: ['@recur/source'] },
   ssr: { resolve: { conditions: ['@recur/source'] } },
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     poolOptions: { forks: { execArgv } },

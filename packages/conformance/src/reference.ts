@@ -1,27 +1,35 @@
-// A step-by-step recurrent layer composed only of a backend's primitives (matmul, binary, unary),
-// straight from PyTorch's equations. The fused kernels must agree with it.
+// The conformance suite's own reference: one direction of one recurrent layer in float64, written
+// straight from PyTorch's equations, one sequence at a time with plain loops. It uses no backend and
+// no recur kernel, so a backend is never checked against its own primitives.
 
-import { type Backend, type RecurrentWeights, gateCount } from '@recur/core-tensor';
+import { type RecurrentWeights, gateCount } from '@recur/core-tensor';
 
 export interface ReferenceResult {
-  out: Float32Array;
-  hN: Float32Array;
-  cN: Float32Array | null;
+  /** `[T, B, P]`; padding steps (past a sequence's length) stay 0. */
+  out: Float64Array;
+  hN: Float64Array;
+  cN: Float64Array | null;
 }
 
-function slice(a: Float32Array, row: number, rows: number, width: number): Float32Array {
-  return a.slice(row * width, (row + rows) * width);
+const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+const relu = (v: number) => (v > 0 || Number.isNaN(v) ? v : 0);
+
+/** `W[rows, cols] v + b` in float64, for rows [row0, row0 + n). */
+function affine(W: Float32Array, cols: number, v: ArrayLike<number>, b: Float32Array | null, row0: number, n: number): number[] {
+  const y = new Array<number>(n);
+  for (let r = 0; r < n; r++) {
+    let s = b ? b[row0 + r]! : 0;
+    for (let k = 0; k < cols; k++) s += W[(row0 + r) * cols + k]! * v[k]!;
+    y[r] = s;
+  }
+  return y;
 }
 
-/** Columns [from, from+n) of a [rows, width] matrix. */
-function cols(a: Float32Array, rows: number, width: number, from: number, n: number): Float32Array {
-  const out = new Float32Array(rows * n);
-  for (let r = 0; r < rows; r++) out.set(a.subarray(r * width + from, r * width + from + n), r * n);
-  return out;
-}
-
+/**
+ * Runs `x` (`[T, B, I]`, time-major) through one layer direction. With `lengths`, sequence `b` runs
+ * over its first `lengths[b]` steps only (reversed within them when `reverse`), as packed input does.
+ */
 export function referenceLayer(
-  be: Backend,
   w: RecurrentWeights,
   x: Float32Array,
   T: number,
@@ -33,40 +41,42 @@ export function referenceLayer(
 ): ReferenceResult {
   const H = w.hiddenSize;
   const P = w.projSize > 0 ? w.projSize : H;
-  const G = gateCount(w.mode);
+  const GH = gateCount(w.mode) * H;
   const I = w.inputSize;
-  const out = new Float32Array(T * B * P);
-  const hN = new Float32Array(B * P);
-  const cN = w.mode === 'lstm' ? new Float32Array(B * H) : null;
-  const zerosGH = new Float32Array(G * H);
-  // Each batch entry separately, so per-sequence lengths need no masking.
+  const out = new Float64Array(T * B * P);
+  const hN = new Float64Array(B * P);
+  const cN = w.mode === 'lstm' ? new Float64Array(B * H) : null;
   for (let b = 0; b < B; b++) {
     const len = lengths ? lengths[b]! : T;
-    let h = h0 ? slice(h0, b, 1, P) : new Float32Array(P);
-    let c = c0 ? slice(c0, b, 1, H) : new Float32Array(H);
+    let h = Array.from({ length: P }, (_, j) => (h0 ? h0[b * P + j]! : 0));
+    const c = Array.from({ length: H }, (_, j) => (c0 ? c0[b * H + j]! : 0));
     for (let s = 0; s < len; s++) {
       const t = reverse ? len - 1 - s : s;
-      const xt = slice(x, t * B + b, 1, I);
-      const gi = be.binary('add', be.matmul(xt, w.weightIh, 1, I, G * H, { transB: true }), w.biasIh ?? zerosGH);
-      const gh = be.binary('add', be.matmul(h, w.weightHh, 1, P, G * H, { transB: true }), w.biasHh ?? zerosGH);
-      const part = (g: Float32Array, k: number) => cols(g, 1, G * H, k * H, H);
+      const xt = x.subarray((t * B + b) * I, (t * B + b + 1) * I);
+      const gi = affine(w.weightIh, I, xt, w.biasIh, 0, GH);
+      const gh = affine(w.weightHh, P, h, w.biasHh, 0, GH);
       if (w.mode === 'lstm') {
-        const sum = be.binary('add', gi, gh);
-        const i = be.unary('sigmoid', part(sum, 0));
-        const f = be.unary('sigmoid', part(sum, 1));
-        const g = be.unary('tanh', part(sum, 2));
-        const o = be.unary('sigmoid', part(sum, 3));
-        c = be.binary('add', be.binary('mul', f, c), be.binary('mul', i, g));
-        const hFull = be.binary('mul', o, be.unary('tanh', c));
-        h = w.weightHr ? be.matmul(hFull, w.weightHr, 1, H, P, { transB: true }) : hFull;
+        const hFull = new Array<number>(H);
+        for (let j = 0; j < H; j++) {
+          const i = sigmoid(gi[j]! + gh[j]!);
+          const f = sigmoid(gi[H + j]! + gh[H + j]!);
+          const g = Math.tanh(gi[2 * H + j]! + gh[2 * H + j]!);
+          const o = sigmoid(gi[3 * H + j]! + gh[3 * H + j]!);
+          c[j] = f * c[j]! + i * g;
+          hFull[j] = o * Math.tanh(c[j]!);
+        }
+        h = w.weightHr ? affine(w.weightHr, H, hFull, null, 0, P) : hFull;
       } else if (w.mode === 'gru') {
-        const r = be.unary('sigmoid', be.binary('add', part(gi, 0), part(gh, 0)));
-        const z = be.unary('sigmoid', be.binary('add', part(gi, 1), part(gh, 1)));
-        const n = be.unary('tanh', be.binary('add', part(gi, 2), be.binary('mul', r, part(gh, 2))));
-        const oneMinusZ = be.binary('sub', new Float32Array(H).fill(1), z);
-        h = be.binary('add', be.binary('mul', oneMinusZ, n), be.binary('mul', z, h));
+        // PyTorch's GRU: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
+        h = h.map((hj, j) => {
+          const r = sigmoid(gi[j]! + gh[j]!);
+          const z = sigmoid(gi[H + j]! + gh[H + j]!);
+          const n = Math.tanh(gi[2 * H + j]! + r * gh[2 * H + j]!);
+          return (1 - z) * n + z * hj;
+        });
       } else {
-        h = be.unary(w.mode === 'rnn_relu' ? 'relu' : 'tanh', be.binary('add', gi, gh));
+        const act = w.mode === 'rnn_relu' ? relu : Math.tanh;
+        h = h.map((_, j) => act(gi[j]! + gh[j]!));
       }
       out.set(h, (t * B + b) * P);
     }

@@ -1,16 +1,28 @@
-// The contract between recur's modules and its kernels. Two levels: fused whole-layer recurrent
-// kernels over prepared (resident, pre-transposed) weights, and primitives for everything else.
-// Kernels take plain Float32Arrays and never keep references to them after returning.
+// The contract between recur's modules and its kernels (version 2). A backend prepares weights once,
+// runs one fused kernel per layer and direction against a workspace the caller owns, and declares
+// what else it can do as capabilities; optional members are used only where declared, so a backend
+// written against this version keeps working as recur learns to use new capabilities.
 
-/** Bumped on any breaking change to `Backend`; modules refuse a backend with another major version. */
-export const BACKEND_INTERFACE_VERSION = 1;
+import type { RecurrentMode } from './layout.js';
 
-/** The recurrence of one layer: PyTorch's `LSTM`, `GRU`, `RNN(nonlinearity='tanh'|'relu')`. */
-export type RecurrentMode = 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu';
+/**
+ * The contract's major version. A backend states the version it implements; the registry accepts
+ * exactly this major version and reads everything newer from `capabilities`.
+ */
+export const BACKEND_INTERFACE_VERSION = 2;
 
-/** Number of gate blocks stacked in `weightIh`/`weightHh` for a mode (LSTM i,f,g,o; GRU r,z,n). */
-export function gateCount(mode: RecurrentMode): number {
-  return mode === 'lstm' ? 4 : mode === 'gru' ? 3 : 1;
+/** What a backend can do beyond the required members. Absent fields mean "no" (threads: 1). */
+export interface BackendCapabilities {
+  /** `layerBackward` is implemented: gradients through the fused layers (a training workspace keeps the reserve). */
+  readonly backward?: boolean;
+  /** Threads the kernels may run on; 1 when absent. */
+  readonly threads?: number;
+  /**
+   * Results come back asynchronously and activations stay in the backend's memory: `upload`,
+   * `allocate` and `layerAsync` are implemented, modules reach the backend through `forwardAsync`,
+   * and the synchronous `layer`/`matmul` may throw a `BackendError` saying so.
+   */
+  readonly async?: boolean;
 }
 
 /**
@@ -36,8 +48,9 @@ export interface RecurrentWeights {
 }
 
 /**
- * Weights converted once into the layout a backend's kernels want (transposed, biases pre-summed,
- * resident in the backend's memory). Opaque to modules; free with `dispose()`.
+ * Weights converted once into the layout a backend's kernels want (transposed, biases folded,
+ * resident in the backend's memory). Immutable once prepared, opaque to modules; free with
+ * `dispose()`, after which any kernel given them throws a `BackendError`.
  */
 export interface PreparedWeights {
   readonly backend: string;
@@ -46,11 +59,48 @@ export interface PreparedWeights {
   readonly hiddenSize: number;
   /** Size of `h` and of each output row: `projSize || hiddenSize`. */
   readonly outputSize: number;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+/** Options of `Backend.createWorkspace`. */
+export interface WorkspaceOptions {
+  /**
+   * Keep each forward call's per-step activations (the reserve space, as cuDNN calls it) for
+   * `layerBackward`. Only meaningful on a backend with the `backward` capability. Default false.
+   */
+  training?: boolean;
+}
+
+/**
+ * Everything a kernel call needs besides its arguments: scratch buffers sized to the largest call
+ * so far and, for training, the reserve space. Kernels keep no state anywhere else, so calls with
+ * different workspaces are independent (one per thread, one per layer while training). A workspace
+ * serves one call at a time; free it with `dispose()`, after which kernels given it throw.
+ */
+export interface Workspace {
+  readonly backend: string;
+  readonly training: boolean;
+  readonly disposed: boolean;
   dispose(): void;
 }
 
 /**
- * Arguments of a fused layer kernel: one direction of one layer over a whole sequence.
+ * A buffer in an asynchronous backend's memory (a GPU buffer, say), chained from layer to layer
+ * without a round trip through JavaScript.
+ */
+export interface DeviceBuffer {
+  readonly backend: string;
+  /** Number of float32 values. */
+  readonly length: number;
+  /** Copies the values back into JavaScript memory. */
+  read(): Promise<Float32Array>;
+  dispose(): void;
+}
+
+/**
+ * Arguments of a fused layer kernel: one direction of one layer over a whole sequence. `Buf` is a
+ * `Float32Array` for `layer`, a `DeviceBuffer` for `layerAsync`.
  *
  * Padded layout (no `batchSizes`): `x` is time-major `[T, B, inputSize]`, contiguous, and output
  * step `t`, batch `b`, unit `j` goes to `out[(t * B + b) * outStride + outOffset + j]`, so both
@@ -60,30 +110,61 @@ export interface PreparedWeights {
  * (non-increasing, `batchSizes[0] = B`), stored one step after another, so `x` is
  * `[sum(batchSizes), inputSize]` and row `r` of the output goes to `out[r * outStride + outOffset]`.
  * Sequence `b` then runs only over the steps where `b < batchSizes[t]`; in reverse it starts at its
- * own last step. `hN`/`cN` hold each sequence's state after its own last step. No work is spent on
- * padding.
+ * own last step (`advanceStep` walks this order). `hN`/`cN` hold each sequence's state after its own
+ * last step. No work is spent on padding.
  *
  * `h0` may be the same array as `hN` (and `c0` as `cN`) to update a state in place.
  */
-export interface LayerArgs {
+export interface LayerArgs<Buf = Float32Array> {
   weights: PreparedWeights;
-  x: Float32Array;
+  x: Buf;
   seqLen: number;
   batch: number;
   /** `[B, outputSize]` initial hidden state; zeros when null. */
-  h0: Float32Array | null;
+  h0: Buf | null;
   /** `[B, hiddenSize]` initial cell state (LSTM only); zeros when null. */
-  c0?: Float32Array | null;
-  out: Float32Array;
+  c0?: Buf | null;
+  out: Buf;
   outOffset: number;
   outStride: number;
   /** `[B, outputSize]`, receives the final hidden state. */
-  hN: Float32Array;
+  hN: Buf;
   /** `[B, hiddenSize]`, receives the final cell state (LSTM only). */
-  cN?: Float32Array | null;
+  cN?: Buf | null;
   reverse?: boolean;
   /** Rows per time step for packed input (length `seqLen`); null or absent for padded input. */
   batchSizes?: Int32Array | null;
+}
+
+/**
+ * Gradients of one layer call, for backends with the `backward` capability. `forward` is the exact
+ * argument object of the `layer` call made with the same (training) workspace just before, whose
+ * reserve holds that call's per-step activations, so the backward pass recomputes no GEMM of the
+ * forward. Incoming gradients may be null (zero); outgoing ones are written when given: `dx`, `dh0`
+ * and `dc0` are overwritten, parameter gradients (PyTorch's layout) are added to, as `.grad` accumulates.
+ */
+export interface LayerBackwardArgs {
+  forward: LayerArgs;
+  /** dL/d(output rows), in `forward.out`'s layout (same offset and stride). */
+  dOut: Float32Array | null;
+  /** dL/d hN `[B, outputSize]`. */
+  dhN: Float32Array | null;
+  /** dL/d cN `[B, hiddenSize]` (LSTM). */
+  dcN?: Float32Array | null;
+  /** Receives dL/dx, in `forward.x`'s layout. */
+  dx: Float32Array | null;
+  /** Receives dL/dh0 `[B, outputSize]`. */
+  dh0: Float32Array | null;
+  /** Receives dL/dc0 `[B, hiddenSize]` (LSTM). */
+  dc0?: Float32Array | null;
+  /** Added to: gradients of the weights the forward ran on, shaped as `RecurrentWeights`. */
+  grads: {
+    weightIh: Float32Array;
+    weightHh: Float32Array;
+    biasIh: Float32Array | null;
+    biasHh: Float32Array | null;
+    weightHr: Float32Array | null;
+  };
 }
 
 /** Options of `Backend.matmul`. */
@@ -96,39 +177,47 @@ export interface MatmulOptions {
   accumulate?: boolean;
 }
 
-/** Elementwise functions a backend provides as primitives. */
-export type UnaryOp = 'sigmoid' | 'tanh' | 'relu' | 'neg' | 'exp';
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
-
 /**
- * A compute backend. Third parties can implement one and `registerBackend` it.
+ * A compute backend. Third parties can implement one and `registerBackend` it; it must pass the
+ * conformance suite (`describeKernelConformance`, see the README's "Writing a backend").
  * @example
- * const myBackend: Backend = { name: 'mine', priority: 5, interfaceVersion: 1, init: async () => {}, ... };
+ * const mine: Backend = {
+ *   name: 'mine', priority: 5, interfaceVersion: BACKEND_INTERFACE_VERSION, capabilities: {},
+ *   init: async () => {}, matmul, prepareWeights, createWorkspace, layer,
+ * };
+ * registerBackend(mine);
  */
 export interface Backend {
   readonly name: string;
   /** Higher is tried first by `ready()`. */
   readonly priority: number;
+  /** `BACKEND_INTERFACE_VERSION` of the contract implemented. */
   readonly interfaceVersion: number;
+  /** What the backend can do beyond the required members; `{}` when nothing. */
+  readonly capabilities?: BackendCapabilities;
   /** Resolves when usable; a rejection means "not available here". */
   init(): Promise<void>;
   /** Optional synchronous initialisation, used to activate a default backend lazily on first use. */
   initSync?(): void;
-  /** Why a capability is missing, if the backend knows (e.g. no WebAssembly SIMD); null when none. */
+  /** Why the backend (or one of its capabilities) is unavailable here, if it knows; null when nothing is missing. Shown by `backendStatus()`. */
   unavailableReason?(): string | null;
 
-  // Primitives. `out` (when given) must have the right length; the result is returned.
   /** `C[m,n] = A[m,k] @ B[k,n]` (or `B^T` stored `[n,k]` when `transB`), row-major, plus `C` when `accumulate`. */
   matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, options?: MatmulOptions): Float32Array;
-  unary(op: UnaryOp, x: Float32Array, out?: Float32Array): Float32Array;
-  /** Elementwise with broadcasting of `b` when `b.length` divides `a.length` (row vector). */
-  binary(op: BinaryOp, a: Float32Array, b: Float32Array, out?: Float32Array): Float32Array;
-  /** Permutes the axes of a contiguous tensor of `shape`. */
-  transpose(x: Float32Array, shape: readonly number[], perm: readonly number[], out?: Float32Array): Float32Array;
 
-  // Fused recurrent kernels.
+  /** Converts one layer direction's weights into the kernels' layout. */
   prepareWeights(weights: RecurrentWeights): PreparedWeights;
-  rnnLayer(args: LayerArgs): void;
-  lstmLayer(args: LayerArgs): void;
-  gruLayer(args: LayerArgs): void;
+  /** A workspace for this backend's kernel calls. */
+  createWorkspace(options?: WorkspaceOptions): Workspace;
+  /** One direction of one layer over a sequence, for every mode (the prepared weights carry it). */
+  layer(args: LayerArgs, workspace: Workspace): void;
+  /** With `capabilities.backward`: gradients of the `layer` call just made with this workspace. */
+  layerBackward?(args: LayerBackwardArgs, workspace: Workspace): void;
+
+  /** With `capabilities.async`: a device buffer holding a copy of `data`. */
+  upload?(data: Float32Array): DeviceBuffer;
+  /** With `capabilities.async`: a device buffer of `length` zeros. */
+  allocate?(length: number): DeviceBuffer;
+  /** With `capabilities.async`: `layer` on device buffers, resolved when the results are in `out`/`hN`/`cN`. */
+  layerAsync?(args: LayerArgs<DeviceBuffer>, workspace: Workspace): Promise<void>;
 }

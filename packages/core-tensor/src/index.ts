@@ -1,15 +1,17 @@
 // Public entry point of @recur/core-tensor.
 
-export { BACKEND_INTERFACE_VERSION, gateCount } from './backend.js';
+export { BACKEND_INTERFACE_VERSION } from './backend.js';
 export type {
   Backend,
-  BinaryOp,
+  BackendCapabilities,
+  DeviceBuffer,
   LayerArgs,
+  LayerBackwardArgs,
   MatmulOptions,
   PreparedWeights,
-  RecurrentMode,
   RecurrentWeights,
-  UnaryOp,
+  Workspace,
+  WorkspaceOptions,
 } from './backend.js';
 export {
   ArgumentError,
@@ -22,8 +24,21 @@ export {
   describeValue,
   formatShape,
 } from './errors.js';
+export {
+  GATE_ORDER,
+  advanceStep,
+  foldBiases,
+  gateCount,
+  inferRecurrentLayout,
+  layerInputSize,
+  outputSizeOf,
+  parameterName,
+  parseParameterName,
+  recurrentParameters,
+} from './layout.js';
+export type { ParameterRole, ParameterSpec, RecurrentLayout, RecurrentMode, StepCursor } from './layout.js';
 export { checkLayerArgs } from './layer-args.js';
-export { checkBroadcast, checkMatmulArgs, outArray, planPermutation } from './primitive-args.js';
+export { checkMatmulArgs, outArray } from './primitive-args.js';
 export {
   activeBackend,
   backendStatus,
@@ -34,6 +49,7 @@ export {
   setBackend,
   unregisterBackend,
 } from './registry.js';
+export type { BackendStatus } from './registry.js';
 export { Generator, deterministicLog, globalGenerator, manualSeed } from './rng.js';
 export { Tensor, checkShape, full, ones, rand, randn, tensor, zeros } from './tensor.js';
 export type { DType, NestedArray, RandomOptions } from './tensor.js';

@@ -1,8 +1,8 @@
 // The backend registry: which backends exist, which one runs kernels now, and the shared `ready()`.
 // Its state lives on globalThis under a registered symbol so two copies of this package agree.
 
-import { BACKEND_INTERFACE_VERSION, type Backend } from './backend.js';
-import { BackendError } from './errors.js';
+import { BACKEND_INTERFACE_VERSION, type Backend, type BackendCapabilities } from './backend.js';
+import { ArgumentError, BackendError, describeValue } from './errors.js';
 
 type Status = { state: 'uninitialised' } | { state: 'ready' } | { state: 'failed'; error: unknown };
 
@@ -13,6 +13,8 @@ interface RegistryState {
   current: Backend | null;
   /** True when the current backend was chosen by `setBackend` or `ready()`, not activated lazily. */
   chosen: boolean;
+  /** Counts `setBackend` choices, so a `ready()` that was pending meanwhile does not override one. */
+  explicitChoices: number;
   pendingReady: Promise<string> | null;
 }
 
@@ -22,7 +24,15 @@ function state(): RegistryState {
   const g = globalThis as unknown as Record<symbol, RegistryState | undefined>;
   let s = g[KEY];
   if (!s) {
-    s = { backends: new Map(), inits: new Map(), status: new Map(), current: null, chosen: false, pendingReady: null };
+    s = {
+      backends: new Map(),
+      inits: new Map(),
+      status: new Map(),
+      current: null,
+      chosen: false,
+      explicitChoices: 0,
+      pendingReady: null,
+    };
     g[KEY] = s;
   }
   return s;
@@ -76,22 +86,35 @@ export function unregisterBackend(name: string): boolean {
   return true;
 }
 
+const REQUIRED = ['init', 'matmul', 'prepareWeights', 'createWorkspace', 'layer'] as const;
+const BY_CAPABILITY = { backward: ['layerBackward'], async: ['upload', 'allocate', 'layerAsync'] } as const;
+
 function validate(backend: Backend): void {
   const b = backend as Partial<Backend> | null;
-  if (!b || typeof b !== 'object') throw new BackendError(`registerBackend: expected a backend object, got ${String(b)}`);
+  if (!b || typeof b !== 'object') throw new ArgumentError(`registerBackend: expected a backend object, got ${describeValue(b)}`);
   if (typeof b.name !== 'string' || b.name.length === 0) {
-    throw new BackendError(`registerBackend: expected a non-empty string name, got ${String(b.name)}`);
+    throw new ArgumentError(`registerBackend: expected a non-empty string name, got ${describeValue(b.name)}`);
   }
   if (typeof b.priority !== 'number' || !Number.isFinite(b.priority)) {
-    throw new BackendError(`registerBackend: backend '${b.name}' expected a finite number priority, got ${String(b.priority)}`);
-  }
-  if (typeof b.init !== 'function') {
-    throw new BackendError(`registerBackend: backend '${b.name}' has no init() function`);
+    throw new ArgumentError(`registerBackend: backend '${b.name}' expected a finite number priority, got ${describeValue(b.priority)}`);
   }
   if (b.interfaceVersion !== BACKEND_INTERFACE_VERSION) {
     throw new BackendError(
-      `registerBackend: backend '${b.name}' implements interface version ${String(b.interfaceVersion)}, expected ${BACKEND_INTERFACE_VERSION}`,
+      `registerBackend: backend '${b.name}' implements interface version ${String(b.interfaceVersion)}, expected ${BACKEND_INTERFACE_VERSION} (newer abilities are declared in capabilities, not by version)`,
     );
+  }
+  const caps = b.capabilities ?? {};
+  if (typeof caps !== 'object' || caps === null) {
+    throw new ArgumentError(`registerBackend: backend '${b.name}' expected capabilities as an object, got ${describeValue(caps)}`);
+  }
+  if (caps.threads !== undefined && !(Number.isInteger(caps.threads) && caps.threads >= 1)) {
+    throw new ArgumentError(`registerBackend: backend '${b.name}' expected capabilities.threads as a positive integer, got ${describeValue(caps.threads)}`);
+  }
+  const members: string[] = [...REQUIRED];
+  for (const [cap, names] of Object.entries(BY_CAPABILITY)) if (caps[cap as keyof typeof BY_CAPABILITY]) members.push(...names);
+  const missing = members.filter((m) => typeof (b as Record<string, unknown>)[m] !== 'function');
+  if (missing.length > 0) {
+    throw new BackendError(`registerBackend: backend '${b.name}' lacks ${missing.map((m) => `${m}()`).join(', ')}, which its interface version and capabilities require`);
   }
 }
 
@@ -127,6 +150,7 @@ export function ready(): Promise<string> {
   const s = state();
   if (s.chosen && s.current) return Promise.resolve(s.current.name);
   if (s.pendingReady) return s.pendingReady;
+  const choicesAtStart = s.explicitChoices;
   const attempt = (async () => {
     const failures: Array<{ backend: string; error: unknown }> = [];
     for (const b of sorted()) {
@@ -136,6 +160,8 @@ export function ready(): Promise<string> {
         failures.push({ backend: b.name, error });
         continue;
       }
+      // A setBackend() made while this was pending wins over the fastest backend.
+      if (s.explicitChoices !== choicesAtStart && s.current) return s.current.name;
       if (s.backends.get(b.name) !== b) continue;
       s.current = b;
       s.chosen = true;
@@ -164,9 +190,9 @@ export function ready(): Promise<string> {
  */
 export async function setBackend(name: string): Promise<string> {
   const s = state();
-  const b = s.backends.get(name);
+  const b = typeof name === 'string' ? s.backends.get(name) : undefined;
   if (!b) {
-    throw new BackendError(`setBackend: unknown backend '${String(name)}'; registered: ${registeredNames()}`);
+    throw new BackendError(`setBackend: unknown backend ${typeof name === 'string' ? `'${name}'` : describeValue(name)}; registered: ${registeredNames()}`);
   }
   try {
     await initialise(b);
@@ -175,6 +201,7 @@ export async function setBackend(name: string): Promise<string> {
   }
   s.current = b;
   s.chosen = true;
+  s.explicitChoices++;
   s.pendingReady = null;
   return name;
 }
@@ -224,14 +251,51 @@ export function listBackends(): string[] {
   return sorted().map((b) => b.name);
 }
 
-/** Each registered backend's state, with the error of one that failed to initialise. */
-export function backendStatus(): Array<{ name: string; priority: number; state: Status['state']; error?: unknown }> {
+/** One registered backend as `backendStatus()` reports it. */
+export interface BackendStatus {
+  name: string;
+  priority: number;
+  state: Status['state'];
+  /** Whether this is the backend kernels run on now. */
+  current: boolean;
+  /** Threads its kernels use (1 unless it declares more). */
+  threads: number;
+  capabilities: BackendCapabilities;
+  /** Why it (or a capability such as threads) is unavailable here, in words a user can act on; null when nothing is missing. */
+  reason: string | null;
+  /** The initialisation error of a backend that failed. */
+  error?: unknown;
+}
+
+/**
+ * Each registered backend's state, fastest first: ready or not, thread count, capabilities, and why
+ * something is unavailable (the backend's own `unavailableReason()`, or its initialisation error).
+ * @example
+ * backendStatus(); // [{ name: 'wasm', state: 'ready', current: true, threads: 1, reason: null, ... }, ...]
+ */
+export function backendStatus(): BackendStatus[] {
   const s = state();
   return sorted().map((b) => {
     const st = s.status.get(b.name) ?? { state: 'uninitialised' as const };
-    return st.state === 'failed'
-      ? { name: b.name, priority: b.priority, state: st.state, error: st.error }
-      : { name: b.name, priority: b.priority, state: st.state };
+    const capabilities = { ...(b.capabilities ?? {}) };
+    let reason: string | null = null;
+    try {
+      reason = b.unavailableReason?.() ?? null;
+    } catch (error) {
+      reason = `unavailableReason() failed: ${errorText(error)}`;
+    }
+    if (st.state === 'failed') reason ??= errorText(st.error);
+    const entry: BackendStatus = {
+      name: b.name,
+      priority: b.priority,
+      state: st.state,
+      current: s.current === b,
+      threads: capabilities.threads ?? 1,
+      capabilities,
+      reason,
+    };
+    if (st.state === 'failed') entry.error = st.error;
+    return entry;
   });
 }
 

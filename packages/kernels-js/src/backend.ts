@@ -1,10 +1,9 @@
-// `jsBackend`: the whole Backend interface in plain TypeScript. Runs everywhere, needs no
-// initialisation, and is the reference every other backend is tested against.
+// `jsBackend`: the whole Backend interface in plain TypeScript. Runs everywhere and needs no
+// initialisation, so it is the backend a forward pass falls back to.
 
 import { BACKEND_INTERFACE_VERSION, type Backend, type RecurrentWeights, checkMatmulArgs, outArray } from '@recur/core-tensor';
-import { binary, transpose, unary } from './elementwise.js';
 import { gemmPacked, packPanels } from './gemm.js';
-import { JsPreparedWeights, gruLayer, lstmLayer, rnnLayer } from './layers.js';
+import { JsPreparedWeights, JsWorkspace, layer } from './layers.js';
 
 const matmul: Backend['matmul'] = (a, b, m, k, n, options) => {
   checkMatmulArgs(a, b, m, k, n, options?.transB ?? false);
@@ -26,15 +25,12 @@ export const jsBackend: Backend = {
   name: 'js',
   priority: 1,
   interfaceVersion: BACKEND_INTERFACE_VERSION,
+  capabilities: {},
   init: async () => {},
   initSync: () => {},
   unavailableReason: () => null,
   matmul,
-  unary,
-  binary,
-  transpose,
   prepareWeights: (w: RecurrentWeights) => new JsPreparedWeights(w),
-  rnnLayer,
-  lstmLayer,
-  gruLayer,
+  createWorkspace: (options) => new JsWorkspace(options),
+  layer,
 };

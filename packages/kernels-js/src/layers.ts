@@ -1,21 +1,26 @@
-// Fused whole-layer recurrent kernels. One GEMM projects the inputs of every row at once, then each
+// Fused whole-layer recurrent kernel: one GEMM projects the inputs of every row at once, then each
 // step runs one recurrent GEMM over the active rows and applies the gates in place, writing straight
-// into the caller's output buffer. Scratch buffers live on the prepared weights, so a call in steady
-// state (e.g. streaming one frame at a time) allocates nothing.
+// into the caller's output buffer. Scratch lives in the caller's workspace, so a call in steady state
+// (e.g. streaming one frame at a time) allocates nothing and the kernel keeps no state of its own.
 
 import {
+  BackendError,
   type LayerArgs,
   type PreparedWeights,
   type RecurrentMode,
   type RecurrentWeights,
-  ShapeError,
+  type StepCursor,
+  type Workspace,
+  type WorkspaceOptions,
+  advanceStep,
   checkLayerArgs,
+  foldBiases,
   gateCount,
 } from '@recur/core-tensor';
 import { relu, sigmoid } from './activations.js';
 import { gemmPacked, packPanels } from './gemm.js';
 
-/** Weights transposed and packed into 4-column panels for the GEMM, biases pre-summed, plus reusable scratch. */
+/** Weights transposed and packed into 4-column panels for the GEMM, biases folded. Immutable. */
 export class JsPreparedWeights implements PreparedWeights {
   readonly backend = 'js';
   readonly mode: RecurrentMode;
@@ -25,23 +30,16 @@ export class JsPreparedWeights implements PreparedWeights {
   /** Gate blocks stacked in the weights: 4 (LSTM), 3 (GRU) or 1 (RNN). */
   readonly gateCount: number;
   /** W_ih^T `[inputSize, G*H]`, packed by `packPanels`. */
-  wIhT: Float32Array;
+  readonly wIhT: Float32Array;
   /** W_hh^T `[outputSize, G*H]`, packed. */
-  wHhT: Float32Array;
+  readonly wHhT: Float32Array;
   /** `[G*H]`: b_ih + b_hh, except GRU's n block which holds b_in only. */
-  bias: Float32Array;
+  readonly bias: Float32Array;
   /** GRU only: `[H]` b_hn, applied inside `r * (W_hn h + b_hn)`. */
-  bHn: Float32Array;
+  readonly bHn: Float32Array;
   /** W_hr^T `[H, P]`, packed, or null. */
-  wHrT: Float32Array | null;
-  /** `[rows, G*H]` input projections of the current call. */
-  gx = new Float32Array(0);
-  /** `[B, G*H]` recurrent gate pre-activations of one step. */
-  gates = new Float32Array(0);
-  /** `[B, H]` LSTM output before the projection. */
-  hFull = new Float32Array(0);
-  /** Input rows of the current call, as `checkLayerArgs` counted them. */
-  rows = 0;
+  readonly wHrT: Float32Array | null;
+  #disposed = false;
 
   constructor(w: RecurrentWeights) {
     const G = gateCount(w.mode);
@@ -56,90 +54,81 @@ export class JsPreparedWeights implements PreparedWeights {
     this.wHhT = packPanels(w.weightHh, P, G * H, 1, P);
     this.bias = new Float32Array(G * H);
     this.bHn = new Float32Array(w.mode === 'gru' ? H : 0);
-    const summed = w.mode === 'gru' ? 2 * H : G * H;
-    for (let j = 0; j < G * H; j++) {
-      const bi = w.biasIh ? w.biasIh[j]! : 0;
-      const bh = w.biasHh ? w.biasHh[j]! : 0;
-      if (j < summed) this.bias[j] = bi + bh;
-      else {
-        this.bias[j] = bi;
-        this.bHn[j - summed] = bh;
-      }
-    }
+    foldBiases(w.mode, H, w.biasIh, w.biasHh, this.bias, this.bHn);
     this.wHrT = w.projSize > 0 && w.weightHr ? packPanels(w.weightHr, H, P, 1, H) : null;
   }
 
-  /** Grows the scratch buffers to fit `rows` input rows and a batch of `batch` (never shrinks). */
-  reserve(rows: number, batch: number): void {
-    const GH = this.gateCount * this.hiddenSize;
-    if (this.gx.length < rows * GH) this.gx = new Float32Array(rows * GH);
-    if (this.gates.length < batch * GH) this.gates = new Float32Array(batch * GH);
-    if (this.wHrT && this.hFull.length < batch * this.hiddenSize) this.hFull = new Float32Array(batch * this.hiddenSize);
+  get disposed(): boolean {
+    return this.#disposed;
   }
 
   dispose(): void {
-    this.wIhT = new Float32Array(0);
-    this.wHhT = new Float32Array(0);
+    this.#disposed = true;
+  }
+}
+
+/** The js backend's per-call state: scratch that grows to the largest call and a step cursor. */
+export class JsWorkspace implements Workspace {
+  readonly backend = 'js';
+  readonly training: boolean;
+  /** `[rows, G*H]` input projections of the current call. */
+  gx = new Float32Array(0);
+  /** `[B, G*H]` recurrent gate pre-activations of one step. */
+  gates = new Float32Array(0);
+  /** `[B, H]` LSTM output before the projection. */
+  hFull = new Float32Array(0);
+  /** The step being run. */
+  readonly cursor: StepCursor = { row: 0, n: 0 };
+  #disposed = false;
+
+  constructor(options: WorkspaceOptions = {}) {
+    this.training = options.training ?? false;
+  }
+
+  /** Grows the scratch to fit `rows` input rows and a batch of `batch` for weights `w` (never shrinks). */
+  reserve(w: JsPreparedWeights, rows: number, batch: number): void {
+    const GH = w.gateCount * w.hiddenSize;
+    if (this.gx.length < rows * GH) this.gx = new Float32Array(rows * GH);
+    if (this.gates.length < batch * GH) this.gates = new Float32Array(batch * GH);
+    if (w.wHrT && this.hFull.length < batch * w.hiddenSize) this.hFull = new Float32Array(batch * w.hiddenSize);
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  dispose(): void {
+    this.#disposed = true;
     this.gx = new Float32Array(0);
     this.gates = new Float32Array(0);
     this.hFull = new Float32Array(0);
   }
 }
 
-/**
- * Validates the arguments, sizes the scratch buffers, projects every input row (with bias) into
- * `w.gx` and loads `h0` into `hN`. Returns the weights, known to be the js backend's.
- */
-function setUp(args: LayerArgs, where: string, modeOk: (m: RecurrentMode) => boolean): JsPreparedWeights {
+/** One direction of one layer over a sequence, for every mode. */
+export function layer(args: LayerArgs, workspace: Workspace): void {
+  const rows = checkLayerArgs(args, workspace, 'js');
   const w = args.weights;
-  if (!(w instanceof JsPreparedWeights)) {
-    throw new ShapeError(`${where}: weights were prepared by backend '${w?.backend}', expected 'js'`);
+  if (!(w instanceof JsPreparedWeights) || !(workspace instanceof JsWorkspace)) {
+    throw new BackendError('js.layer: weights or workspace were made by another copy of the js backend');
   }
-  if (!modeOk(w.mode)) throw new ShapeError(`${where}: weights are for mode '${w.mode}'`);
-  const rows = checkLayerArgs(args, where);
-  w.rows = rows;
-  const I = w.inputSize;
-  const GH = w.gateCount * w.hiddenSize;
-  w.reserve(rows, args.batch);
-  const gx = w.gx;
-  gemmPacked(rows, GH, I, args.x, 0, I, w.wIhT, gx, 0, GH, false);
-  const bias = w.bias;
-  for (let r = 0, o = 0; r < rows; r++) {
-    for (let j = 0; j < GH; j++, o++) gx[o]! += bias[j]!;
-  }
+  workspace.reserve(w, rows, args.batch);
+  project(args, w, workspace.gx, rows);
   if (args.h0) {
     if (args.h0 !== args.hN) args.hN.set(args.h0);
   } else args.hN.fill(0);
-  return w;
+  if (w.mode === 'lstm') lstmSteps(args, w, workspace, rows);
+  else if (w.mode === 'gru') gruSteps(args, w, workspace, rows);
+  else rnnSteps(args, w, workspace, rows);
 }
 
-// Module-level predicates: a closure per call would be the only allocation of a streaming step.
-const isLstm = (m: RecurrentMode) => m === 'lstm';
-const isGru = (m: RecurrentMode) => m === 'gru';
-const isRnn = (m: RecurrentMode) => m === 'rnn_tanh' || m === 'rnn_relu';
-
-/** Row offsets and counts of step t, for the padded or packed layout. */
-interface StepCursor {
-  /** First input/output row of step t. */
-  row: number;
-  /** Active rows at step t. */
-  n: number;
-}
-
-/** Positions the cursor on step s of the iteration (s-th step in time order, reversed if asked). */
-function stepAt(args: LayerArgs, s: number, cursor: StepCursor, rowsTotal: number): void {
-  const T = args.seqLen;
-  const sizes = args.batchSizes;
-  const t = args.reverse ? T - 1 - s : s;
-  if (!sizes) {
-    cursor.row = t * args.batch;
-    cursor.n = args.batch;
-  } else if (args.reverse) {
-    cursor.n = sizes[t]!;
-    cursor.row = s === 0 ? rowsTotal - cursor.n : cursor.row - cursor.n;
-  } else {
-    cursor.row = s === 0 ? 0 : cursor.row + cursor.n;
-    cursor.n = sizes[t]!;
+/** gx[r, :] = x[r, :] W_ih^T + bias for every input row. */
+function project(args: LayerArgs, w: JsPreparedWeights, gx: Float32Array, rows: number): void {
+  const GH = w.gateCount * w.hiddenSize;
+  gemmPacked(rows, GH, w.inputSize, args.x, 0, w.inputSize, w.wIhT, gx, 0, GH, false);
+  const bias = w.bias;
+  for (let r = 0, o = 0; r < rows; r++) {
+    for (let j = 0; j < GH; j++, o++) gx[o]! += bias[j]!;
   }
 }
 
@@ -152,10 +141,7 @@ function writeRows(args: LayerArgs, row: number, n: number, P: number, h: Float3
   }
 }
 
-const cursorLstm: StepCursor = { row: 0, n: 0 };
-
-export function lstmLayer(args: LayerArgs): void {
-  const w = setUp(args, 'lstmLayer', isLstm);
+function lstmSteps(args: LayerArgs, w: JsPreparedWeights, ws: JsWorkspace, rows: number): void {
   const H = w.hiddenSize;
   const P = w.outputSize;
   const GH = 4 * H;
@@ -163,15 +149,13 @@ export function lstmLayer(args: LayerArgs): void {
   if (args.c0) {
     if (args.c0 !== c) c.set(args.c0);
   } else c.fill(0);
-  const { gx, gates } = w;
+  const { gx, gates, cursor } = ws;
   const h = args.hN;
-  const hFull = w.wHrT ? w.hFull : h;
-  const rows = w.rows;
-  const cur = cursorLstm;
+  const hFull = w.wHrT ? ws.hFull : h;
   for (let s = 0; s < args.seqLen; s++) {
-    stepAt(args, s, cur, rows);
-    const nb = cur.n;
-    for (let i = 0, src = cur.row * GH; i < nb * GH; i++, src++) gates[i] = gx[src]!;
+    advanceStep(cursor, s, args.seqLen, args.batch, rows, args.batchSizes, args.reverse === true);
+    const nb = cursor.n;
+    for (let i = 0, src = cursor.row * GH; i < nb * GH; i++, src++) gates[i] = gx[src]!;
     gemmPacked(nb, GH, P, h, 0, P, w.wHhT, gates, 0, GH, true);
     for (let b = 0; b < nb; b++) {
       const g = b * GH;
@@ -187,26 +171,22 @@ export function lstmLayer(args: LayerArgs): void {
       }
     }
     if (w.wHrT) gemmPacked(nb, P, H, hFull, 0, H, w.wHrT, h, 0, P, false);
-    writeRows(args, cur.row, nb, P, h);
+    writeRows(args, cursor.row, nb, P, h);
   }
 }
 
-const cursorGru: StepCursor = { row: 0, n: 0 };
-
-export function gruLayer(args: LayerArgs): void {
-  const w = setUp(args, 'gruLayer', isGru);
+function gruSteps(args: LayerArgs, w: JsPreparedWeights, ws: JsWorkspace, rows: number): void {
   const H = w.hiddenSize;
   const GH = 3 * H;
-  const { gx, gates, bHn } = w;
+  const { gx, gates, cursor } = ws;
+  const bHn = w.bHn;
   const h = args.hN;
-  const rows = w.rows;
-  const cur = cursorGru;
   for (let s = 0; s < args.seqLen; s++) {
-    stepAt(args, s, cur, rows);
-    const nb = cur.n;
+    advanceStep(cursor, s, args.seqLen, args.batch, rows, args.batchSizes, args.reverse === true);
+    const nb = cursor.n;
     gemmPacked(nb, GH, H, h, 0, H, w.wHhT, gates, 0, GH, false);
     for (let b = 0; b < nb; b++) {
-      const x = (cur.row + b) * GH;
+      const x = (cursor.row + b) * GH;
       const g = b * GH;
       const hb = b * H;
       for (let j = 0; j < H; j++) {
@@ -216,26 +196,21 @@ export function gruLayer(args: LayerArgs): void {
         h[hb + j] = (1 - z) * n + z * h[hb + j]!;
       }
     }
-    writeRows(args, cur.row, nb, H, h);
+    writeRows(args, cursor.row, nb, H, h);
   }
 }
 
-const cursorRnn: StepCursor = { row: 0, n: 0 };
-
-export function rnnLayer(args: LayerArgs): void {
-  const w = setUp(args, 'rnnLayer', isRnn);
+function rnnSteps(args: LayerArgs, w: JsPreparedWeights, ws: JsWorkspace, rows: number): void {
   const H = w.hiddenSize;
-  const { gx, gates } = w;
+  const { gx, gates, cursor } = ws;
   const h = args.hN;
   const useRelu = w.mode === 'rnn_relu';
-  const rows = w.rows;
-  const cur = cursorRnn;
   for (let s = 0; s < args.seqLen; s++) {
-    stepAt(args, s, cur, rows);
-    const nb = cur.n;
-    for (let i = 0, src = cur.row * H; i < nb * H; i++, src++) gates[i] = gx[src]!;
+    advanceStep(cursor, s, args.seqLen, args.batch, rows, args.batchSizes, args.reverse === true);
+    const nb = cursor.n;
+    for (let i = 0, src = cursor.row * H; i < nb * H; i++, src++) gates[i] = gx[src]!;
     gemmPacked(nb, H, H, h, 0, H, w.wHhT, gates, 0, H, true);
     for (let i = 0; i < nb * H; i++) h[i] = useRelu ? relu(gates[i]!) : Math.tanh(gates[i]!);
-    writeRows(args, cur.row, nb, H, h);
+    writeRows(args, cursor.row, nb, H, h);
   }
 }

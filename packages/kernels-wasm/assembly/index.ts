@@ -1,6 +1,4 @@
 // The wasm module's exports: kernels that take byte pointers into the memory the JS side owns.
 
 export { gemm, packB, packedSize } from './gemm';
-export { binary, unary } from './activations';
 export { gruLayer, lstmLayer, rnnLayer } from './layers';
-export { transpose } from './transpose';

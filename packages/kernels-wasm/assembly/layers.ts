@@ -3,7 +3,8 @@
 // accumulates the recurrent GEMM over the active rows straight into that step's rows of `gx` (LSTM,
 // RNN) or into `gates` (GRU, whose n gate needs W_hn h apart) and applies the gates in place.
 // Padded layout: step t has B rows at t*B. Packed layout (batchSizes != 0): step t has batchSizes[t]
-// rows, stored one step after another. Pointers are byte offsets; nothing here allocates.
+// rows, stored one step after another. Pointers are byte offsets; nothing here allocates and no
+// state outlives a call.
 
 import { relu4, reluScalar, sigmoid4, sigmoidScalar, tanh4, tanhScalar } from './activations';
 import { gemm } from './gemm';
@@ -33,26 +34,16 @@ function copyRows(nb: i32, width: i32, src: usize, srcStride: i32, dst: usize, d
   }
 }
 
-// First row and row count of the current step (module globals: the kernels allocate nothing).
-let curRow: i32 = 0;
-let curN: i32 = 0;
-
-/** Moves to the s-th step of the iteration (time order, or reversed), for both layouts. */
+/** Active rows of step t: B padded, batchSizes[t] packed. */
 // @ts-ignore: decorator
 @inline
-function advance(s: i32, T: i32, B: i32, rows: i32, batchSizes: usize, reverse: bool): void {
-  const t = reverse ? T - 1 - s : s;
-  if (batchSizes == 0) {
-    curRow = t * B;
-    curN = B;
-  } else if (reverse) {
-    curN = load<i32>(batchSizes + (<usize>t << 2));
-    curRow = s == 0 ? rows - curN : curRow - curN;
-  } else {
-    curRow = s == 0 ? 0 : curRow + curN;
-    curN = load<i32>(batchSizes + (<usize>t << 2));
-  }
+function stepRows(t: i32, B: i32, batchSizes: usize): i32 {
+  return batchSizes == 0 ? B : load<i32>(batchSizes + (<usize>t << 2));
 }
+
+// Every kernel walks its steps as core-tensor's advanceStep does, with the cursor in locals (row, nb)
+// so the module keeps no state between calls: s-th step in time order, or from the end in reverse,
+// where each packed sequence starts at its own last step.
 
 /**
  * LSTM (gates i, f, g, o). h: [B, P], c: [B, H], out: [rows, P]; whr = 0 without projection,
@@ -68,10 +59,18 @@ export function lstmLayer(
   project(rows, inputSize, gh8, x, wih, bias, gx);
   const hOut = whr != 0 ? hfull : h;
   const hStride = whr != 0 ? H : P;
+  let row = reverse ? rows : 0;
+  let nb = 0;
   for (let s = 0; s < T; s++) {
-    advance(s, T, B, rows, batchSizes, reverse);
-    const nb = curN;
-    const g0 = gx + (<usize>(curRow * gh8) << 2);
+    const t = reverse ? T - 1 - s : s;
+    if (reverse) {
+      nb = stepRows(t, B, batchSizes);
+      row -= nb;
+    } else {
+      row += nb;
+      nb = stepRows(t, B, batchSizes);
+    }
+    const g0 = gx + (<usize>(row * gh8) << 2);
     gemm(nb, 4 * H, P, h, P, whh, g0, gh8, true);
     for (let b = 0; b < nb; b++) {
       const g = g0 + (<usize>(b * gh8) << 2);
@@ -105,7 +104,7 @@ export function lstmLayer(
       gemm(nb, P, H, hfull, H, whr, ptmp, p8, false);
       copyRows(nb, P, ptmp, p8, h, P);
     }
-    copyRows(nb, P, h, P, out + (<usize>(curRow * P) << 2), P);
+    copyRows(nb, P, h, P, out + (<usize>(row * P) << 2), P);
   }
 }
 
@@ -119,12 +118,20 @@ export function gruLayer(
   const gh8 = roundUp8(3 * H);
   project(rows, inputSize, gh8, x, wih, bias, gx);
   const hBytes = <usize>H << 2;
+  let row = reverse ? rows : 0;
+  let nb = 0;
   for (let s = 0; s < T; s++) {
-    advance(s, T, B, rows, batchSizes, reverse);
-    const nb = curN;
+    const t = reverse ? T - 1 - s : s;
+    if (reverse) {
+      nb = stepRows(t, B, batchSizes);
+      row -= nb;
+    } else {
+      row += nb;
+      nb = stepRows(t, B, batchSizes);
+    }
     gemm(nb, 3 * H, H, h, H, whh, gates, gh8, false);
     for (let b = 0; b < nb; b++) {
-      const xg = gx + (<usize>((curRow + b) * gh8) << 2);
+      const xg = gx + (<usize>((row + b) * gh8) << 2);
       const hg = gates + (<usize>(b * gh8) << 2);
       const hb = h + (<usize>(b * H) << 2);
       let j = 0;
@@ -145,7 +152,7 @@ export function gruLayer(
         store<f32>(hb + o, (1 - z) * n + z * load<f32>(hb + o));
       }
     }
-    copyRows(nb, H, h, H, out + (<usize>(curRow * H) << 2), H);
+    copyRows(nb, H, h, H, out + (<usize>(row * H) << 2), H);
   }
 }
 
@@ -158,10 +165,18 @@ export function rnnLayer(
 ): void {
   const gh8 = roundUp8(H);
   project(rows, inputSize, gh8, x, wih, bias, gx);
+  let row = reverse ? rows : 0;
+  let nb = 0;
   for (let s = 0; s < T; s++) {
-    advance(s, T, B, rows, batchSizes, reverse);
-    const nb = curN;
-    const g0 = gx + (<usize>(curRow * gh8) << 2);
+    const t = reverse ? T - 1 - s : s;
+    if (reverse) {
+      nb = stepRows(t, B, batchSizes);
+      row -= nb;
+    } else {
+      row += nb;
+      nb = stepRows(t, B, batchSizes);
+    }
+    const g0 = gx + (<usize>(row * gh8) << 2);
     gemm(nb, H, H, h, H, whh, g0, gh8, true);
     for (let b = 0; b < nb; b++) {
       const g = g0 + (<usize>(b * gh8) << 2);
@@ -178,6 +193,6 @@ export function rnnLayer(
         store<f32>(hb + o, relu ? reluScalar(v) : tanhScalar(v));
       }
     }
-    copyRows(nb, H, h, H, out + (<usize>(curRow * H) << 2), H);
+    copyRows(nb, H, h, H, out + (<usize>(row * H) << 2), H);
   }
 }

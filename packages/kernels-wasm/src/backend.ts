@@ -2,7 +2,7 @@
 // independent instance (its own memory); `wasmBackend` is the default one, which picks the relaxed-SIMD
 // build where the engine has it and the plain 128-bit SIMD build otherwise.
 
-import { BACKEND_INTERFACE_VERSION, type Backend, BackendError, type LayerArgs, type RecurrentWeights } from '@recur/core-tensor';
+import { BACKEND_INTERFACE_VERSION, type Backend, BackendError, type RecurrentWeights } from '@recur/core-tensor';
 import type { MemoryStats } from './heap.js';
 import { type KernelVariant, instantiateKernels, relaxedSimdAvailable, simdUnavailableReason } from './module.js';
 import { WasmRuntime } from './runtime.js';
@@ -63,18 +63,15 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     name,
     priority: options.priority ?? 10,
     interfaceVersion: BACKEND_INTERFACE_VERSION,
+    capabilities: {},
     init,
     unavailableReason: () => failure ?? (runtime ? null : simdUnavailableReason()),
     memoryStats: () => (runtime ? runtime.heap.stats() : { bytes: 0, allocated: 0, blocks: 0 }),
     kernelVariant: () => variant,
     matmul: (a, b, m, k, n, o) => rt().matmul(a, b, m, k, n, o),
-    unary: (op, x, out) => rt().unary(op, x, out),
-    binary: (op, a, b, out) => rt().binary(op, a, b, out),
-    transpose: (x, shape, perm, out) => rt().transpose(x, shape, perm, out),
     prepareWeights: (w: RecurrentWeights) => rt().prepare(w),
-    rnnLayer: (args: LayerArgs) => rt().rnnLayer(args),
-    lstmLayer: (args: LayerArgs) => rt().lstmLayer(args),
-    gruLayer: (args: LayerArgs) => rt().gruLayer(args),
+    createWorkspace: (options) => rt().createWorkspace(options),
+    layer: (args, workspace) => rt().layer(args, workspace),
   };
 }
 

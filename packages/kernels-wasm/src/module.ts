@@ -12,9 +12,6 @@ export interface KernelExports {
   gemm(m: number, n: number, k: number, a: number, lda: number, b: number, c: number, ldc: number, accumulate: boolean): void;
   packB(src: number, k: number, n: number, rowStride: number, colStride: number, dst: number): void;
   packedSize(k: number, n: number): number;
-  unary(op: number, x: number, y: number, n: number): void;
-  binary(op: number, a: number, b: number, y: number, n: number, m: number): void;
-  transpose(x: number, y: number, size: number, rank: number, shape: number, strides: number, idx: number): void;
   lstmLayer(
     T: number, B: number, rows: number, I: number, H: number, P: number,
     x: number, wih: number, whh: number, bias: number, whr: number,

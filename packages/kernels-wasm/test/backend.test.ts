@@ -15,7 +15,7 @@ import {
 import { jsBackend } from '@recur/kernels-js';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WasmHeap } from '../src/heap.js';
-import { wasmBackend } from '../src/index.js';
+import { createWasmBackend, wasmBackend } from '../src/index.js';
 
 beforeAll(async () => {
   await wasmBackend.init();
@@ -67,7 +67,6 @@ describe('WasmHeap', () => {
 describe('wasm memory across calls', () => {
   it('prepared weights are freed by dispose()', () => {
     const weights = randomWeights(new Generator(1), 'lstm', 64, 128, 32);
-    wasmBackend.prepareWeights(weights).dispose(); // sizes the reusable scratch block
     const start = wasmBackend.memoryStats();
     const w = wasmBackend.prepareWeights(weights);
     expect(wasmBackend.memoryStats().allocated).toBeGreaterThan(start.allocated);
@@ -93,17 +92,51 @@ describe('wasm memory across calls', () => {
       hN: new Float32Array(B * 64),
       cN: new Float32Array(B * 64),
     };
-    for (let i = 0; i < 100; i++) wasmBackend.lstmLayer(args);
+    const ws = wasmBackend.createWorkspace();
+    for (let i = 0; i < 100; i++) wasmBackend.layer(args, ws);
     const before = wasmBackend.memoryStats();
-    for (let i = 0; i < 10_000; i++) wasmBackend.lstmLayer(args);
+    for (let i = 0; i < 10_000; i++) wasmBackend.layer(args, ws);
     expect(wasmBackend.memoryStats()).toEqual(before);
     w.dispose();
+    ws.dispose();
   });
 
-  it('rejects weights from another backend or already disposed', () => {
-    const jsW = jsBackend.prepareWeights(randomWeights(new Generator(3), 'gru', 2, 3));
+  it('a workspace holds its scratch until dispose(), and matmul keeps nothing', () => {
+    const start = wasmBackend.memoryStats().allocated;
+    wasmBackend.matmul(new Float32Array(256 * 256), new Float32Array(256 * 256), 256, 256, 256);
+    expect(wasmBackend.memoryStats().allocated).toBe(start);
+    const w = wasmBackend.prepareWeights(randomWeights(new Generator(4), 'gru', 64, 256));
+    const withWeights = wasmBackend.memoryStats().allocated;
+    const ws = wasmBackend.createWorkspace();
+    const [T, B] = [50, 8];
+    wasmBackend.layer(
+      {
+        weights: w,
+        x: new Float32Array(T * B * 64),
+        seqLen: T,
+        batch: B,
+        h0: null,
+        out: new Float32Array(T * B * 256),
+        outOffset: 0,
+        outStride: 256,
+        hN: new Float32Array(B * 256),
+      },
+      ws,
+    );
+    // The call's x, projections and outputs: at least 4 * T * B * (64 + 3 * 256 + 256) bytes.
+    expect(wasmBackend.memoryStats().allocated - withWeights).toBeGreaterThanOrEqual(4 * T * B * (64 + 4 * 256));
+    ws.dispose();
+    expect(wasmBackend.memoryStats().allocated).toBe(withWeights);
+    w.dispose();
+    expect(wasmBackend.memoryStats().allocated).toBe(start);
+  });
+
+  it('rejects weights and workspaces of another wasm instance', async () => {
+    const other = createWasmBackend({ name: 'wasm' });
+    await other.init();
+    const weights = randomWeights(new Generator(3), 'gru', 2, 3);
     const args = {
-      weights: jsW,
+      weights: other.prepareWeights(weights),
       x: new Float32Array(2),
       seqLen: 1,
       batch: 1,
@@ -113,10 +146,13 @@ describe('wasm memory across calls', () => {
       outStride: 3,
       hN: new Float32Array(3),
     };
-    expect(() => wasmBackend.gruLayer(args)).toThrow("gruLayer: weights were prepared by backend 'js', expected 'wasm'");
-    const w = wasmBackend.prepareWeights(randomWeights(new Generator(3), 'gru', 2, 3));
-    w.dispose();
-    expect(() => wasmBackend.gruLayer({ ...args, weights: w })).toThrow('gruLayer: weights were disposed');
+    const ws = wasmBackend.createWorkspace();
+    expect(() => wasmBackend.layer(args, ws)).toThrow(BackendError);
+    expect(() => wasmBackend.layer(args, ws)).toThrow(/belong to another instance of the 'wasm' backend/);
+    expect(() => wasmBackend.layer({ ...args, weights: wasmBackend.prepareWeights(weights) }, other.createWorkspace())).toThrow(
+      /another instance/,
+    );
+    ws.dispose();
   });
 });
 

@@ -2,16 +2,17 @@
 // kernel as the layers with T = 1, so its weights are prepared once and its numbers match theirs.
 
 import {
+  ArgumentError,
+  type RecurrentLayout,
   type RecurrentMode,
-  type RecurrentWeights,
   ShapeError,
   Tensor,
+  describeValue,
   formatShape,
-  gateCount,
 } from '@recur/core-tensor';
-import { RecurrentModule, expectTensor } from './module.js';
+import { expectTensor } from './inputs.js';
+import { RecurrentModule } from './module.js';
 import { type CellArgs, resolveCellOptions } from './options.js';
-import { runKernel } from './recurrent.js';
 
 abstract class CellBase extends RecurrentModule {
   readonly inputSize: number;
@@ -26,31 +27,11 @@ abstract class CellBase extends RecurrentModule {
     this.hiddenSize = o.hiddenSize;
     this.bias = o.bias;
     this.mode = mode(o.nonlinearity);
-    const g = RecurrentModule.generator(o.seed);
-    const GH = gateCount(this.mode) * o.hiddenSize;
-    const bound = 1 / Math.sqrt(o.hiddenSize);
-    this.addParameter('weight_ih', [GH, o.inputSize], bound, g);
-    this.addParameter('weight_hh', [GH, o.hiddenSize], bound, g);
-    if (o.bias) {
-      this.addParameter('bias_ih', [GH], bound, g);
-      this.addParameter('bias_hh', [GH], bound, g);
-    }
+    this.initParameters(o.seed);
   }
 
-  protected weightSpecs(): RecurrentWeights[] {
-    return [
-      {
-        mode: this.mode,
-        inputSize: this.inputSize,
-        hiddenSize: this.hiddenSize,
-        projSize: 0,
-        weightIh: this.param('weight_ih'),
-        weightHh: this.param('weight_hh'),
-        biasIh: this.paramOrNull('bias_ih'),
-        biasHh: this.paramOrNull('bias_hh'),
-        weightHr: null,
-      },
-    ];
+  protected get layout(): RecurrentLayout {
+    return { mode: this.mode, inputSize: this.inputSize, hiddenSize: this.hiddenSize, bias: this.bias, cell: true };
   }
 
   /** Checks `x` (`[B, I]` or `[I]`) and returns it with its batch size. */
@@ -90,24 +71,15 @@ abstract class CellBase extends RecurrentModule {
 
   /** One step through the fused kernel; returns h' and (LSTM) c'. */
   protected step(input: Tensor, batch: number, batched: boolean, h0: Float32Array | null, c0: Float32Array | null): [Tensor, Tensor | null] {
-    const { backend, weights } = this.backendAndWeights();
+    const { backend, weights, workspace } = this.preparedFor();
     const H = this.hiddenSize;
     const out = new Float32Array(batch * H);
     const hN = new Float32Array(batch * H);
     const cN = this.mode === 'lstm' ? new Float32Array(batch * H) : null;
-    runKernel(backend, this.mode, {
-      weights: weights[0]!,
-      x: input.values,
-      seqLen: 1,
-      batch,
-      h0,
-      c0,
-      out,
-      outOffset: 0,
-      outStride: H,
-      hN,
-      cN,
-    });
+    backend.layer(
+      { weights: weights[0]!, x: input.values, seqLen: 1, batch, h0, c0, out, outOffset: 0, outStride: H, hN, cN },
+      workspace,
+    );
     const shape = batched ? [batch, H] : [H];
     return [new Tensor(hN, shape), cN ? new Tensor(cN, shape) : null];
   }
@@ -175,7 +147,7 @@ export class LSTMCell extends CellBase {
   /** `x`: `[B, I]` or `[I]`; `hx`: `[h, c]` each `[B, H]` or `[H]`, zeros when omitted. Returns `[h', c']`. */
   forward(x: Tensor, hx?: readonly [Tensor, Tensor] | null): [Tensor, Tensor] {
     if (hx !== undefined && hx !== null && (!Array.isArray(hx) || hx.length !== 2)) {
-      throw new TypeError(`LSTMCell: expected hx as [h, c], got ${Array.isArray(hx) ? `an array of ${hx.length}` : typeof hx}`);
+      throw new ArgumentError(`LSTMCell: expected hx as [h, c], got ${describeValue(hx)}`);
     }
     const { input, batch, batched } = this.checkInput(x);
     const h = this.checkState('h', hx?.[0], batch, batched);

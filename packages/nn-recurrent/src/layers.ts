@@ -1,13 +1,18 @@
 // RNN, LSTM and GRU: PyTorch's multi-layer recurrent modules, on whichever backend is current.
 
-import type { Tensor } from '@recur/core-tensor';
+import { ArgumentError, type Tensor, describeValue } from '@recur/core-tensor';
 import type { RecurrentArgs } from './options.js';
 import type { PackedSequence } from './packed.js';
 import { RecurrentBase } from './recurrent.js';
 
-function describe(v: unknown): string {
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  return v === null ? 'null' : typeof v === 'object' ? `a ${(v as object).constructor?.name ?? 'object'}` : typeof v;
+function checkSingleState(kind: string, h0: unknown): void {
+  if (Array.isArray(h0)) throw new ArgumentError(`${kind}: expected hx as a single Tensor, got ${describeValue(h0)}`);
+}
+
+function checkPairState(hx: unknown): void {
+  if (hx !== undefined && hx !== null && (!Array.isArray(hx) || hx.length !== 2 || !hx[0] || !hx[1])) {
+    throw new ArgumentError(`LSTM: expected hx as [h0, c0], got ${describeValue(hx)}`);
+  }
 }
 
 /** Shared forward of the modules whose state is one tensor `h` (RNN and GRU). */
@@ -20,10 +25,22 @@ abstract class SingleStateModule extends RecurrentBase {
   forward(x: Tensor, h0?: Tensor | null): [Tensor, Tensor];
   forward(x: PackedSequence, h0?: Tensor | null): [PackedSequence, Tensor];
   forward(x: Tensor | PackedSequence, h0?: Tensor | null): [Tensor | PackedSequence, Tensor] {
-    if (Array.isArray(h0)) {
-      throw new TypeError(`${this.kind}: expected hx as a single Tensor, got ${describe(h0)}`);
-    }
+    checkSingleState(this.kind, h0);
     const r = this.forwardAny(x, h0, null);
+    return [r.out, r.hN];
+  }
+
+  /**
+   * `forward` that works on every backend, resolving to the same results: on a backend that runs
+   * asynchronously (device-resident, e.g. a GPU) the activations stay on the device between layers.
+   * @example
+   * const [out, hN] = await gru.forwardAsync(x, h0);
+   */
+  forwardAsync(x: Tensor, h0?: Tensor | null): Promise<[Tensor, Tensor]>;
+  forwardAsync(x: PackedSequence, h0?: Tensor | null): Promise<[PackedSequence, Tensor]>;
+  async forwardAsync(x: Tensor | PackedSequence, h0?: Tensor | null): Promise<[Tensor | PackedSequence, Tensor]> {
+    checkSingleState(this.kind, h0);
+    const r = await this.forwardAnyAsync(x, h0, null);
     return [r.out, r.hN];
   }
 }
@@ -88,10 +105,25 @@ export class LSTM extends RecurrentBase {
   forward(x: Tensor, hx?: readonly [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]];
   forward(x: PackedSequence, hx?: readonly [Tensor, Tensor] | null): [PackedSequence, [Tensor, Tensor]];
   forward(x: Tensor | PackedSequence, hx?: readonly [Tensor, Tensor] | null): [Tensor | PackedSequence, [Tensor, Tensor]] {
-    if (hx !== undefined && hx !== null && (!Array.isArray(hx) || hx.length !== 2 || !hx[0] || !hx[1])) {
-      throw new TypeError(`LSTM: expected hx as [h0, c0], got ${describe(hx)}`);
-    }
+    checkPairState(hx);
     const r = this.forwardAny(x, hx?.[0], hx?.[1]);
+    return [r.out, [r.hN, r.cN!]];
+  }
+
+  /**
+   * `forward` that works on every backend, resolving to the same results (device-resident on an
+   * asynchronous backend).
+   * @example
+   * const [out, [h, c]] = await lstm.forwardAsync(x);
+   */
+  forwardAsync(x: Tensor, hx?: readonly [Tensor, Tensor] | null): Promise<[Tensor, [Tensor, Tensor]]>;
+  forwardAsync(x: PackedSequence, hx?: readonly [Tensor, Tensor] | null): Promise<[PackedSequence, [Tensor, Tensor]]>;
+  async forwardAsync(
+    x: Tensor | PackedSequence,
+    hx?: readonly [Tensor, Tensor] | null,
+  ): Promise<[Tensor | PackedSequence, [Tensor, Tensor]]> {
+    checkPairState(hx);
+    const r = await this.forwardAnyAsync(x, hx?.[0], hx?.[1]);
     return [r.out, [r.hN, r.cN!]];
   }
 }

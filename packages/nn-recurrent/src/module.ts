@@ -1,52 +1,56 @@
 // What every recurrent module shares: named parameters in PyTorch's order and layout, state dicts
-// with an atomic load, train/eval, and weights prepared once per backend (rebuilt only after a load
-// or a backend switch), in the spirit of PyTorch's flatten_parameters.
+// with an atomic load into the existing parameter tensors, train/eval, and the weights and workspace
+// prepared once per backend (rebuilt only after a load or a backend switch), in the spirit of
+// PyTorch's flatten_parameters.
 
 import {
   type Backend,
+  BackendError,
   Generator,
   type PreparedWeights,
+  type RecurrentLayout,
   type RecurrentWeights,
-  ShapeError,
   Tensor,
+  type Workspace,
   activeBackend,
-  formatShape,
   globalGenerator,
+  layerInputSize,
+  recurrentParameters,
 } from '@recur/core-tensor';
+import { type LoadStateDictOptions, type LoadStateDictResult, type StateDict, readStateDict } from './state-dict.js';
 
-/** A state dict: parameter name to tensor, as PyTorch's `module.state_dict()`. */
-export type StateDict = Record<string, Tensor>;
+export type { LoadStateDictOptions, LoadStateDictResult, StateDict } from './state-dict.js';
 
-export interface LoadStateDictOptions {
-  /** Reject missing and unexpected keys (default true). Mis-shaped keys are rejected either way. */
-  strict?: boolean;
-  /** Only keys starting with this prefix are considered, with the prefix removed (e.g. `'encoder.rnn.'`). */
-  prefix?: string;
-}
-
-export interface LoadStateDictResult {
-  missingKeys: string[];
-  unexpectedKeys: string[];
+/** A module's kernels on one backend: its prepared weights per (layer, direction) and a workspace. */
+export interface PreparedModule {
+  backend: Backend;
+  weights: PreparedWeights[];
+  workspace: Workspace;
 }
 
 export abstract class RecurrentModule {
   /** PyTorch's `training` flag: dropout is active only while true. Default true, as in PyTorch. */
   training = true;
   protected readonly params = new Map<string, Tensor>();
-  private prepared: { backend: Backend; weights: PreparedWeights[] } | null = null;
+  private prepared: PreparedModule | null = null;
+  #disposed = false;
 
   /** The module's name in messages, e.g. 'LSTM'. */
   protected abstract get kind(): string;
 
-  /** One entry per (layer, direction) in PyTorch's order: the weights a fused kernel runs on. */
-  protected abstract weightSpecs(): RecurrentWeights[];
+  /** The PyTorch layout of this module's parameters. */
+  protected abstract get layout(): RecurrentLayout;
 
-  /** Declares a parameter and fills it from U(-bound, bound), in declaration order as PyTorch does. */
-  protected addParameter(name: string, shape: number[], bound: number, g: Generator): void {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(size);
-    for (let i = 0; i < size; i++) data[i] = -bound + 2 * bound * g.uniform();
-    this.params.set(name, new Tensor(data, shape));
+  /** Creates every parameter in state-dict order, each from U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does. */
+  protected initParameters(seed: number | undefined): void {
+    const g = RecurrentModule.generator(seed);
+    const bound = 1 / Math.sqrt(this.layout.hiddenSize);
+    for (const spec of recurrentParameters(this.layout)) {
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(size);
+      for (let i = 0; i < size; i++) data[i] = -bound + 2 * bound * g.uniform();
+      this.params.set(spec.name, new Tensor(data, spec.shape));
+    }
   }
 
   protected static generator(seed: number | undefined): Generator {
@@ -75,50 +79,17 @@ export abstract class RecurrentModule {
   }
 
   /**
-   * Loads weights with PyTorch's names and shapes. Everything is checked before anything is applied:
-   * a failed load throws one Error listing every problem and leaves the module's weights unchanged.
+   * Loads weights with PyTorch's names and shapes, copying them into the existing parameter tensors
+   * (references held elsewhere stay valid). Everything is checked and read before anything is
+   * applied: a failed load throws one `StateDictError` listing every problem and changes no weight.
    * @example
    * lstm.loadStateDict(loadSafetensors(bytes));
    */
   loadStateDict(stateDict: StateDict | Map<string, Tensor>, options: LoadStateDictOptions = {}): LoadStateDictResult {
-    const where = `${this.kind}.loadStateDict`;
-    if (typeof stateDict !== 'object' || stateDict === null) {
-      throw new TypeError(`${where}: expected a state dict object mapping names to tensors, got ${String(stateDict)}`);
-    }
-    const strict = options.strict ?? true;
-    const prefix = options.prefix ?? '';
-    const entries = stateDict instanceof Map ? [...stateDict.entries()] : Object.entries(stateDict);
-    const given = new Map<string, unknown>();
-    for (const [key, value] of entries) if (key.startsWith(prefix)) given.set(key.slice(prefix.length), value);
-
-    const problems: string[] = [];
-    const updates: Array<[string, Float32Array]> = [];
-    const missingKeys: string[] = [];
-    for (const [name, current] of this.params) {
-      if (!given.has(name)) {
-        missingKeys.push(name);
-        if (strict) problems.push(`missing key ${prefix}${name} (expected shape ${formatShape(current.shape)})`);
-        continue;
-      }
-      const value = given.get(name);
-      const shape = tensorShape(value);
-      if (!shape) {
-        problems.push(`${prefix}${name} expected a Tensor, got ${typeof value}`);
-      } else if (shape.length !== current.shape.length || shape.some((d, i) => d !== current.shape[i])) {
-        problems.push(`${prefix}${name} expected shape ${formatShape(current.shape)}, got ${formatShape(shape)}`);
-      } else {
-        updates.push([name, (value as Tensor).dataSync()]);
-      }
-    }
-    const unexpectedKeys = [...given.keys()].filter((k) => !this.params.has(k)).map((k) => prefix + k);
-    if (strict) for (const k of unexpectedKeys) problems.push(`unexpected key ${k}`);
-    if (problems.length > 0) {
-      const detail = problems.length === 1 ? problems[0] : `${problems.length} problems: ${problems.join('; ')}`;
-      throw new ShapeError(`${where}: ${detail}`);
-    }
-    for (const [name, data] of updates) this.params.set(name, new Tensor(data, this.params.get(name)!.shape));
+    const { updates, result } = readStateDict(`${this.kind}.loadStateDict`, this.params, stateDict, options);
+    for (const [name, data] of updates) this.params.get(name)!.values.set(data);
     this.releasePrepared();
-    return { missingKeys, unexpectedKeys };
+    return result;
   }
 
   /** Training mode (dropout active), as `module.train()` in PyTorch. Returns the module. */
@@ -132,45 +103,70 @@ export abstract class RecurrentModule {
     return this.train(false);
   }
 
-  /** Frees the weights prepared for the current backend; they are rebuilt on the next forward. */
+  /**
+   * Frees what the module holds on its backend (prepared weights and workspace). The module cannot
+   * run afterwards: every forward or stream step throws a `BackendError`. Idempotent.
+   */
   dispose(): void {
     this.releasePrepared();
+    this.#disposed = true;
   }
 
-  /** The current backend and this module's weights prepared for it. */
-  protected backendAndWeights(): { backend: Backend; weights: PreparedWeights[] } {
-    const backend = activeBackend();
+  /** The current backend with this module's weights prepared for it, and the module's workspace. */
+  protected preparedFor(backend: Backend = activeBackend()): PreparedModule {
+    if (this.#disposed) {
+      throw new BackendError(`${this.kind}: used after dispose(); create a new module (and loadStateDict into it)`);
+    }
     if (this.prepared?.backend !== backend) {
       this.releasePrepared();
-      this.prepared = { backend, weights: this.weightSpecs().map((w) => backend.prepareWeights(w)) };
+      const weights: PreparedWeights[] = [];
+      try {
+        for (const spec of this.weightSpecs()) weights.push(backend.prepareWeights(spec));
+        this.prepared = { backend, weights, workspace: backend.createWorkspace() };
+      } catch (error) {
+        for (const w of weights) w.dispose();
+        throw error;
+      }
     }
     return this.prepared;
   }
 
+  /** One entry per (layer, direction) in PyTorch's order: the weights a fused kernel runs on. */
+  private weightSpecs(): RecurrentWeights[] {
+    const layout = this.layout;
+    const specs = new Map<string, RecurrentWeights>();
+    for (const p of recurrentParameters(layout)) {
+      const key = `${p.layer}:${p.direction}`;
+      let spec = specs.get(key);
+      if (!spec) {
+        spec = {
+          mode: layout.mode,
+          inputSize: layerInputSize(layout, p.layer),
+          hiddenSize: layout.hiddenSize,
+          projSize: layout.projSize ?? 0,
+          weightIh: new Float32Array(0),
+          weightHh: new Float32Array(0),
+          biasIh: null,
+          biasHh: null,
+          weightHr: null,
+        };
+        specs.set(key, spec);
+      }
+      const values = this.params.get(p.name)!.values;
+      if (p.role === 'weight_ih') spec.weightIh = values;
+      else if (p.role === 'weight_hh') spec.weightHh = values;
+      else if (p.role === 'bias_ih') spec.biasIh = values;
+      else if (p.role === 'bias_hh') spec.biasHh = values;
+      else spec.weightHr = values;
+    }
+    return [...specs.values()];
+  }
+
   private releasePrepared(): void {
-    if (this.prepared) for (const w of this.prepared.weights) w.dispose();
+    if (this.prepared) {
+      for (const w of this.prepared.weights) w.dispose();
+      this.prepared.workspace.dispose();
+    }
     this.prepared = null;
   }
-
-  protected param(name: string): Float32Array {
-    return this.params.get(name)!.values;
-  }
-
-  protected paramOrNull(name: string): Float32Array | null {
-    return this.params.get(name)?.values ?? null;
-  }
-}
-
-/** The shape of a Tensor, also one made by another copy of core-tensor; null for anything else. */
-function tensorShape(value: unknown): readonly number[] | null {
-  if (value instanceof Tensor) return value.shape;
-  const v = value as { shape?: unknown; dataSync?: unknown } | null;
-  if (v && Array.isArray(v.shape) && typeof v.dataSync === 'function') return v.shape as number[];
-  return null;
-}
-
-/** Validates that `value` is a tensor; returns it. */
-export function expectTensor(kind: string, name: string, value: unknown): Tensor {
-  if (value instanceof Tensor) return value;
-  throw new TypeError(`${kind}: expected ${name} as a Tensor, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
 }

@@ -1,45 +1,36 @@
-// The shared body of RNN, LSTM and GRU (PyTorch's RNNBase): parameters for every layer and direction,
-// input and state checks with PyTorch's rules, and a forward pass that runs one fused kernel per
-// layer and direction, writing both directions straight into one output buffer.
+// The shared body of RNN, LSTM and GRU (PyTorch's RNNBase): options, parameters in PyTorch's layout,
+// and the forward pass (sync, and async for device-resident backends) that ties the input checks,
+// the run loop and the output shaping together. Streaming lives in stream.ts.
 
 import {
-  type Backend,
-  type LayerArgs,
-  type RecurrentMode,
-  type RecurrentWeights,
-  ShapeError,
-  Tensor,
-  activeBackend,
-  formatShape,
-  gateCount,
+  BackendError,
+  RangeArgumentError,
   type Generator,
+  type RecurrentLayout,
+  type RecurrentMode,
+  ShapeError,
+  type Tensor,
+  formatShape,
 } from '@recur/core-tensor';
-import { RecurrentModule, expectTensor } from './module.js';
-import { PackedSequence } from './packed.js';
-import { RecurrentStream, type StreamOptions } from './stream.js';
+import { type SequenceBatch, initialState, packedInput, sequenceInput } from './inputs.js';
+import { type PreparedModule, RecurrentModule } from './module.js';
 import { type RecurrentArgs, type ResolvedRecurrentOptions, resolveRecurrentOptions } from './options.js';
+import { type OutputShape, type Shaped, packedResult, paddedResult, selectBatch } from './output.js';
+import { PackedSequence } from './packed.js';
+import { type RunResult, type RunShape, runLayers, runLayersAsync } from './run.js';
+import { RecurrentStream, type StreamHost, type StreamOptions } from './stream.js';
 
-/** Time-major activations handed between the layers: `[T, B, F]` padded, or packed rows. */
-export interface SequenceBatch {
-  data: Float32Array;
-  seqLen: number;
-  batch: number;
-  /** Number of rows: `T * B` padded, `sum(batchSizes)` packed. */
-  rows: number;
-  /** Active sequences per step for packed input, else null. */
-  batchSizes: Int32Array | null;
+/** A forward pass's checked input: the time-major batch and the initial states in kernel order. */
+interface CheckedCall {
+  seq: SequenceBatch;
+  h0: Float32Array | null;
+  c0: Float32Array | null;
+  /** The packed input, or null for a padded one. */
+  packed: PackedSequence | null;
+  batched: boolean;
 }
 
-export interface RunResult {
-  /** `[rows, D * outputSize]`: `[T, B, ...]` time-major, or packed rows. */
-  out: Float32Array;
-  /** `[L * D, B, outputSize]` */
-  hN: Float32Array;
-  /** `[L * D, B, hiddenSize]` (LSTM) or null. */
-  cN: Float32Array | null;
-}
-
-export abstract class RecurrentBase extends RecurrentModule {
+export abstract class RecurrentBase extends RecurrentModule implements StreamHost {
   readonly inputSize: number;
   readonly hiddenSize: number;
   readonly numLayers: number;
@@ -63,25 +54,20 @@ export abstract class RecurrentBase extends RecurrentModule {
     this.bidirectional = o.bidirectional;
     this.projSize = o.projSize;
     this.mode = modeOf(o);
-    const g = RecurrentModule.generator(o.seed);
     this.dropoutGenerator = RecurrentModule.generator(o.seed === undefined ? undefined : o.seed + 0x5bd1e995);
-    const G = gateCount(this.mode);
-    const H = this.hiddenSize;
-    const P = this.outputSize;
-    const bound = 1 / Math.sqrt(H);
-    for (let l = 0; l < this.numLayers; l++) {
-      for (let d = 0; d < this.numDirections; d++) {
-        const sfx = `_l${l}${d === 1 ? '_reverse' : ''}`;
-        const layerInput = l === 0 ? this.inputSize : P * this.numDirections;
-        this.addParameter(`weight_ih${sfx}`, [G * H, layerInput], bound, g);
-        this.addParameter(`weight_hh${sfx}`, [G * H, P], bound, g);
-        if (this.bias) {
-          this.addParameter(`bias_ih${sfx}`, [G * H], bound, g);
-          this.addParameter(`bias_hh${sfx}`, [G * H], bound, g);
-        }
-        if (this.projSize > 0) this.addParameter(`weight_hr${sfx}`, [this.projSize, H], bound, g);
-      }
-    }
+    this.initParameters(o.seed);
+  }
+
+  protected get layout(): RecurrentLayout {
+    return {
+      mode: this.mode,
+      inputSize: this.inputSize,
+      hiddenSize: this.hiddenSize,
+      numLayers: this.numLayers,
+      bidirectional: this.bidirectional,
+      bias: this.bias,
+      projSize: this.projSize,
+    };
   }
 
   /** 2 when bidirectional, else 1 (PyTorch's `D`). */
@@ -94,134 +80,9 @@ export abstract class RecurrentBase extends RecurrentModule {
     return this.projSize > 0 ? this.projSize : this.hiddenSize;
   }
 
-  protected weightSpecs(): RecurrentWeights[] {
-    const specs: RecurrentWeights[] = [];
-    for (let l = 0; l < this.numLayers; l++) {
-      for (let d = 0; d < this.numDirections; d++) {
-        const sfx = `_l${l}${d === 1 ? '_reverse' : ''}`;
-        specs.push({
-          mode: this.mode,
-          inputSize: l === 0 ? this.inputSize : this.outputSize * this.numDirections,
-          hiddenSize: this.hiddenSize,
-          projSize: this.projSize,
-          weightIh: this.param(`weight_ih${sfx}`),
-          weightHh: this.param(`weight_hh${sfx}`),
-          biasIh: this.paramOrNull(`bias_ih${sfx}`),
-          biasHh: this.paramOrNull(`bias_hh${sfx}`),
-          weightHr: this.paramOrNull(`weight_hr${sfx}`),
-        });
-      }
-    }
-    return specs;
-  }
-
-  /**
-   * Checks a padded input tensor and returns it time-major, plus whether it was batched.
-   * `[T, B, I]` (or `[B, T, I]` with batchFirst) or unbatched `[T, I]`.
-   */
-  protected prepareInput(x: unknown): { seq: SequenceBatch; batched: boolean } {
-    const input = expectTensor(this.kind, 'input', x);
-    const rank = input.shape.length;
-    if (rank !== 2 && rank !== 3) {
-      throw new ShapeError(`${this.kind}: expected input of rank 2 or 3, got rank ${rank} with shape ${formatShape(input.shape)}`);
-    }
-    const features = input.shape[rank - 1]!;
-    if (features !== this.inputSize) {
-      throw new ShapeError(
-        `${this.kind}: input.size(-1) must be equal to inputSize; expected ${this.inputSize}, got ${features} (input shape ${formatShape(input.shape)})`,
-      );
-    }
-    if (rank === 2) {
-      const T = input.shape[0]!;
-      this.checkSeqLen(T, input.shape);
-      return { seq: { data: input.values, seqLen: T, batch: 1, rows: T, batchSizes: null }, batched: false };
-    }
-    const [d0, d1] = input.shape as [number, number, number];
-    const T = this.batchFirst ? d1 : d0;
-    const B = this.batchFirst ? d0 : d1;
-    this.checkSeqLen(T, input.shape);
-    const data = this.batchFirst && T > 1 && B > 1 ? activeBackend().transpose(input.values, input.shape, [1, 0, 2]) : input.values;
-    return { seq: { data, seqLen: T, batch: B, rows: T * B, batchSizes: null }, batched: true };
-  }
-
-  /** Checks a PackedSequence's data (`[rows, inputSize]`) and returns it as the layers' input. */
-  protected preparePacked(p: PackedSequence): SequenceBatch {
-    const data = p.data;
-    if (data.shape.length !== 2 || data.shape[1] !== this.inputSize) {
-      throw new ShapeError(
-        `${this.kind}: expected PackedSequence data of shape [rows, ${this.inputSize}], got ${formatShape(data.shape)}`,
-      );
-    }
-    return { data: data.values, seqLen: p.batchSizes.length, batch: p.batch, rows: data.shape[0]!, batchSizes: p.batchSizes };
-  }
-
-  private checkSeqLen(T: number, shape: readonly number[]): void {
-    if (T === 0) throw new ShapeError(`${this.kind}: expected a sequence length greater than 0, got input shape ${formatShape(shape)}`);
-  }
-
-  /**
-   * Checks an initial state against PyTorch's expected shape `[L*D, B, size]` (`[L*D, size]` unbatched).
-   * Returns its values, or null when not given.
-   */
-  protected checkState(name: string, value: unknown, batch: number, size: number, batched: boolean): Float32Array | null {
-    if (value === undefined || value === null) return null;
-    const t = expectTensor(this.kind, name, value);
-    const LD = this.numLayers * this.numDirections;
-    if (t.shape.length !== (batched ? 3 : 2)) {
-      throw new ShapeError(
-        batched
-          ? `${this.kind}: for batched 3-D input, ${name} should also be 3-D but got ${t.shape.length}-D tensor with shape ${formatShape(t.shape)}`
-          : `${this.kind}: for unbatched 2-D input, ${name} should also be 2-D but got ${t.shape.length}-D tensor with shape ${formatShape(t.shape)}`,
-      );
-    }
-    const expected = batched ? [LD, batch, size] : [LD, size];
-    if (t.shape.some((d, i) => d !== expected[i])) {
-      throw new ShapeError(`${this.kind}: expected ${name} of shape ${formatShape(expected)}, got ${formatShape(t.shape)}`);
-    }
-    return t.values;
-  }
-
-  /** Runs every layer and direction over a time-major batch. */
-  protected run(seq: SequenceBatch, h0: Float32Array | null, c0: Float32Array | null): RunResult {
-    const { backend, weights } = this.backendAndWeights();
-    const T = seq.seqLen;
-    const B = seq.batch;
-    const D = this.numDirections;
-    const P = this.outputSize;
-    const H = this.hiddenSize;
-    const isLstm = this.mode === 'lstm';
-    const hN = new Float32Array(this.numLayers * D * B * P);
-    const cN = isLstm ? new Float32Array(this.numLayers * D * B * H) : null;
-    let input = seq.data;
-    let out = input;
-    for (let l = 0; l < this.numLayers; l++) {
-      out = new Float32Array(seq.rows * D * P);
-      for (let d = 0; d < D; d++) {
-        const idx = l * D + d;
-        const args: LayerArgs = {
-          weights: weights[idx]!,
-          x: input,
-          seqLen: T,
-          batch: B,
-          h0: h0 ? h0.subarray(idx * B * P, (idx + 1) * B * P) : null,
-          c0: c0 ? c0.subarray(idx * B * H, (idx + 1) * B * H) : null,
-          out,
-          outOffset: d * P,
-          outStride: D * P,
-          hN: hN.subarray(idx * B * P, (idx + 1) * B * P),
-          cN: cN ? cN.subarray(idx * B * H, (idx + 1) * B * H) : null,
-          reverse: d === 1,
-          batchSizes: seq.batchSizes,
-        };
-        runKernel(backend, this.mode, args);
-      }
-      if (this.training && this.dropout > 0 && l < this.numLayers - 1) this.applyDropout(out);
-      input = out;
-    }
-    return { out, hN, cN };
-  }
-
-  private applyDropout(x: Float32Array): void {
+  /** @internal Dropout on a layer's output in place, when training with `dropout > 0` (else nothing). */
+  dropoutBetweenLayers(x: Float32Array): void {
+    if (!this.training || this.dropout === 0) return;
     const p = this.dropout;
     if (p === 1) {
       x.fill(0);
@@ -232,57 +93,88 @@ export abstract class RecurrentBase extends RecurrentModule {
     for (let i = 0; i < x.length; i++) x[i] = g.uniform() < p ? 0 : x[i]! * scale;
   }
 
-  /** Wraps a run's output as PyTorch shapes it for a padded input. */
-  protected shapeOutput(r: RunResult, seq: SequenceBatch, batched: boolean): { out: Tensor; hN: Tensor; cN: Tensor | null } {
-    const T = seq.seqLen;
-    const B = seq.batch;
-    const F = this.numDirections * this.outputSize;
-    const LD = this.numLayers * this.numDirections;
-    const stateShape = (size: number) => (batched ? [LD, B, size] : [LD, size]);
-    let out: Tensor;
-    if (!batched) out = new Tensor(r.out, [T, F]);
-    else if (this.batchFirst) {
-      const data = T > 1 && B > 1 ? activeBackend().transpose(r.out, [T, B, F], [1, 0, 2]) : r.out;
-      out = new Tensor(data, [B, T, F]);
-    } else out = new Tensor(r.out, [T, B, F]);
+  /** @internal The current backend's prepared weights and workspace (for streams). */
+  kernels(): PreparedModule {
+    return this.preparedFor();
+  }
+
+  private get runShape(): RunShape {
     return {
-      out,
-      hN: new Tensor(r.hN, stateShape(this.outputSize)),
-      cN: r.cN ? new Tensor(r.cN, stateShape(this.hiddenSize)) : null,
+      numLayers: this.numLayers,
+      numDirections: this.numDirections,
+      hiddenSize: this.hiddenSize,
+      outputSize: this.outputSize,
+      isLstm: this.mode === 'lstm',
+      betweenLayers: this.training && this.dropout > 0 ? (x) => this.dropoutBetweenLayers(x) : null,
     };
   }
 
-  /**
-   * The whole forward pass: a padded tensor or a PackedSequence in, the same kind out, with the
-   * states `h0`/`c0` (`c0` LSTM only) checked against PyTorch's shapes.
-   */
-  protected forwardAny(
-    x: unknown,
-    h0: unknown,
-    c0: unknown,
-  ): { out: Tensor | PackedSequence; hN: Tensor; cN: Tensor | null } {
+  private get outputShape(): OutputShape {
+    return {
+      LD: this.numLayers * this.numDirections,
+      features: this.numDirections * this.outputSize,
+      outputSize: this.outputSize,
+      hiddenSize: this.hiddenSize,
+      batchFirst: this.batchFirst,
+    };
+  }
+
+  /** Checks a forward call's input and states (`c0` LSTM only) against PyTorch's shapes. */
+  private checkCall(x: unknown, h0: unknown, c0: unknown): CheckedCall {
     const isLstm = this.mode === 'lstm';
+    const LD = this.numLayers * this.numDirections;
+    const hName = isLstm ? 'h0' : 'hx';
     if (x instanceof PackedSequence) {
-      const seq = this.preparePacked(x);
+      const seq = packedInput(this.kind, x, this.inputSize);
       const B = seq.batch;
       const order = x.sortedIndices;
-      const h = this.checkState(isLstm ? 'h0' : 'hx', h0, B, this.outputSize, true);
-      const c = isLstm ? this.checkState('c0', c0, B, this.hiddenSize, true) : null;
       const sort = (v: Float32Array | null, F: number) => (v && order ? selectBatch(v, B, F, order) : v);
-      const r = this.run(seq, sort(h, this.outputSize), sort(c, this.hiddenSize));
-      const back = x.unsortedIndices;
-      const LD = this.numLayers * this.numDirections;
-      const unsort = (v: Float32Array, F: number) => new Tensor(back ? selectBatch(v, B, F, back) : v, [LD, B, F]);
-      return {
-        out: new PackedSequence(new Tensor(r.out, [seq.rows, this.numDirections * this.outputSize]), x.batchSizes, order, back),
-        hN: unsort(r.hN, this.outputSize),
-        cN: r.cN ? unsort(r.cN, this.hiddenSize) : null,
-      };
+      const h = initialState(this.kind, hName, h0, LD, B, this.outputSize, true);
+      const c = isLstm ? initialState(this.kind, 'c0', c0, LD, B, this.hiddenSize, true) : null;
+      return { seq, h0: sort(h, this.outputSize), c0: sort(c, this.hiddenSize), packed: x, batched: true };
     }
-    const { seq, batched } = this.prepareInput(x);
-    const h = this.checkState(isLstm ? 'h0' : 'hx', h0, seq.batch, this.outputSize, batched);
-    const c = isLstm ? this.checkState('c0', c0, seq.batch, this.hiddenSize, batched) : null;
-    return this.shapeOutput(this.run(seq, h, c), seq, batched);
+    const { seq, batched } = sequenceInput(this.kind, x, this.inputSize, this.batchFirst);
+    const h = initialState(this.kind, hName, h0, LD, seq.batch, this.outputSize, batched);
+    const c = isLstm ? initialState(this.kind, 'c0', c0, LD, seq.batch, this.hiddenSize, batched) : null;
+    return { seq, h0: h, c0: c, packed: null, batched };
+  }
+
+  private shape(call: CheckedCall, r: RunResult): Shaped<Tensor | PackedSequence> {
+    return call.packed
+      ? packedResult(r, call.packed, call.seq.rows, this.outputShape)
+      : paddedResult(r, call.seq, call.batched, this.outputShape);
+  }
+
+  /** The whole forward pass: a padded tensor or a PackedSequence in, the same kind out. */
+  protected forwardAny(x: unknown, h0: unknown, c0: unknown): Shaped<Tensor | PackedSequence> {
+    const call = this.checkCall(x, h0, c0);
+    const k = this.preparedFor();
+    if (k.backend.capabilities?.async) {
+      throw new BackendError(
+        `${this.kind}.forward: backend '${k.backend.name}' runs asynchronously; use await ${this.kind.toLowerCase()}.forwardAsync(...)`,
+      );
+    }
+    return this.shape(call, runLayers(k, this.runShape, call.seq, call.h0, call.c0));
+  }
+
+  /** `forwardAny` on any backend: device-resident on an async backend, the synchronous pass otherwise. */
+  protected async forwardAnyAsync(x: unknown, h0: unknown, c0: unknown): Promise<Shaped<Tensor | PackedSequence>> {
+    const call = this.checkCall(x, h0, c0);
+    const k = this.preparedFor();
+    const r = k.backend.capabilities?.async
+      ? await runLayersAsync(k, this.runShape, call.seq, call.h0, call.c0)
+      : runLayers(k, this.runShape, call.seq, call.h0, call.c0);
+    return this.shape(call, r);
+  }
+
+  /** @internal Runs a padded chunk from the states h, c (for `stream().push`). */
+  forwardChunk(chunk: Tensor, batch: number, h: Tensor, c: Tensor | null): { out: Tensor; h: Float32Array; c: Float32Array | null } {
+    const chunkBatch = chunk.shape.length === 3 ? chunk.shape[this.batchFirst ? 0 : 1] : 1;
+    if (chunkBatch !== batch) {
+      throw new ShapeError(`${this.kind}.stream.push: expected a chunk of batch ${batch}, got shape ${formatShape(chunk.shape)}`);
+    }
+    const r = this.forwardAny(chunk, h, c);
+    return { out: r.out as Tensor, h: r.hN.values, c: r.cN?.values ?? null };
   }
 
   /**
@@ -295,33 +187,11 @@ export abstract class RecurrentBase extends RecurrentModule {
    */
   stream(options: StreamOptions = {}): RecurrentStream {
     if (this.bidirectional) {
-      throw new RangeError(
+      throw new RangeArgumentError(
         `${this.kind}.stream: a bidirectional module cannot stream, its reverse direction needs the whole sequence; run forward() on complete sequences instead`,
       );
     }
-    return new RecurrentStream(
-      {
-        kind: this.kind,
-        numLayers: this.numLayers,
-        inputSize: this.inputSize,
-        hiddenSize: this.hiddenSize,
-        outputSize: this.outputSize,
-        isLstm: this.mode === 'lstm',
-        prepared: () => this.backendAndWeights(),
-        betweenLayers: (x) => {
-          if (this.training && this.dropout > 0) this.applyDropout(x);
-        },
-        runChunk: (chunk, batch, h, c) => {
-          const chunkBatch = chunk.shape.length === 3 ? chunk.shape[this.batchFirst ? 0 : 1] : 1;
-          if (chunkBatch !== batch) {
-            throw new ShapeError(`${this.kind}.stream.push: expected a chunk of batch ${batch}, got shape ${formatShape(chunk.shape)}`);
-          }
-          const r = this.forwardAny(chunk, h, c);
-          return { out: r.out as Tensor, h: r.hN.values, c: r.cN?.values ?? null };
-        },
-      },
-      options,
-    );
+    return new RecurrentStream(this, this.kind, options);
   }
 
   override toString(): string {
@@ -336,23 +206,4 @@ export abstract class RecurrentBase extends RecurrentModule {
     ].filter(Boolean);
     return `${this.kind}(${[this.inputSize, this.hiddenSize, ...extras].join(', ')})`;
   }
-}
-
-export function runKernel(backend: Backend, mode: RecurrentMode, args: LayerArgs): void {
-  if (mode === 'lstm') backend.lstmLayer(args);
-  else if (mode === 'gru') backend.gruLayer(args);
-  else backend.rnnLayer(args);
-}
-
-/** Picks batch entries of a `[LD, B, F]` state: `out[l, i] = v[l, indices[i]]`. */
-function selectBatch(v: Float32Array, B: number, F: number, indices: Int32Array): Float32Array {
-  const out = new Float32Array(v.length);
-  const LD = v.length / (B * F);
-  for (let l = 0; l < LD; l++) {
-    for (let i = 0; i < B; i++) {
-      const src = (l * B + indices[i]!) * F;
-      out.set(v.subarray(src, src + F), (l * B + i) * F);
-    }
-  }
-  return out;
 }

@@ -3,27 +3,31 @@
 // streaming allocates nothing; running whole, in chunks or frame by frame gives the same numbers.
 
 import {
-  type Backend,
+  ArgumentError,
+  RangeArgumentError,
   type LayerArgs,
   type PreparedWeights,
+  type RecurrentMode,
   ShapeError,
   Tensor,
+  describeValue,
   formatShape,
 } from '@recur/core-tensor';
+import type { PreparedModule } from './module.js';
 
-/** What a stream needs from its module (kept out of the public surface). */
+/** What a stream needs from its module (RecurrentBase implements it). */
 export interface StreamHost {
-  readonly kind: string;
+  readonly mode: RecurrentMode;
   readonly numLayers: number;
   readonly inputSize: number;
   readonly hiddenSize: number;
   readonly outputSize: number;
-  readonly isLstm: boolean;
-  prepared(): { backend: Backend; weights: PreparedWeights[] };
+  /** The current backend, the module's weights prepared for it and its workspace. */
+  kernels(): PreparedModule;
   /** Dropout between layers when the module is training; a no-op otherwise. */
-  betweenLayers(x: Float32Array): void;
+  dropoutBetweenLayers(x: Float32Array): void;
   /** Runs a padded chunk from states h, c; returns the output and the final states. */
-  runChunk(chunk: Tensor, batch: number, h: Tensor, c: Tensor | null): { out: Tensor; h: Float32Array; c: Float32Array | null };
+  forwardChunk(chunk: Tensor, batch: number, h: Tensor, c: Tensor | null): { out: Tensor; h: Float32Array; c: Float32Array | null };
 }
 
 export interface StreamOptions {
@@ -52,27 +56,44 @@ export class RecurrentStream {
   private readonly h: Float32Array;
   private readonly c: Float32Array | null;
   private readonly layerOut: Float32Array[];
-  private readonly args: LayerArgs[];
+  private readonly frameIn: Float32Array;
+  /** One argument object per layer, built for the prepared weights they were made with. */
+  private args: LayerArgs[] = [];
+  private argsWeights: PreparedWeights[] | null = null;
   private readonly outBatched: Tensor;
   private readonly outUnbatched: Tensor;
 
-  constructor(private readonly host: StreamHost, options: StreamOptions = {}) {
+  constructor(
+    private readonly host: StreamHost,
+    private readonly kind: string,
+    options: StreamOptions = {},
+  ) {
     const B = options.batch ?? 1;
     if (!Number.isInteger(B) || B < 1) {
-      throw new RangeError(`${host.kind}.stream: batch must be an integer greater than zero, got ${String(B)}`);
+      throw new RangeArgumentError(`${kind}.stream: batch must be an integer greater than zero, got ${describeValue(B)}`);
     }
     this.batch = B;
     const { numLayers: L, hiddenSize: H, outputSize: P } = host;
     this.h = new Float32Array(L * B * P);
-    this.c = host.isLstm ? new Float32Array(L * B * H) : null;
+    this.c = host.mode === 'lstm' ? new Float32Array(L * B * H) : null;
     this.layerOut = Array.from({ length: L }, () => new Float32Array(B * P));
-    // h0 and hN (c0 and cN) are the same view, which the kernels take as "update in place".
+    this.frameIn = new Float32Array(B * host.inputSize);
+    const last = this.layerOut[L - 1]!;
+    this.outBatched = new Tensor(last, [B, P]);
+    this.outUnbatched = new Tensor(last, [B * P]);
+  }
+
+  /** The per-layer kernel arguments for these weights; h0 and hN (c0 and cN) share a view: "update in place". */
+  private argsFor(weights: PreparedWeights[]): LayerArgs[] {
+    if (this.argsWeights === weights) return this.args;
+    const B = this.batch;
+    const { hiddenSize: H, outputSize: P } = this.host;
     this.args = this.layerOut.map((out, l) => {
       const h = this.h.subarray(l * B * P, (l + 1) * B * P);
       const c = this.c ? this.c.subarray(l * B * H, (l + 1) * B * H) : null;
       return {
-        weights: null as unknown as PreparedWeights,
-        x: l === 0 ? new Float32Array(B * host.inputSize) : this.layerOut[l - 1]!,
+        weights: weights[l]!,
+        x: l === 0 ? this.frameIn : this.layerOut[l - 1]!,
         seqLen: 1,
         batch: B,
         h0: h,
@@ -86,9 +107,8 @@ export class RecurrentStream {
         batchSizes: null,
       };
     });
-    const last = this.layerOut[L - 1]!;
-    this.outBatched = new Tensor(last, [B, P]);
-    this.outUnbatched = new Tensor(last, [B * P]);
+    this.argsWeights = weights;
+    return this.args;
   }
 
   /**
@@ -98,16 +118,14 @@ export class RecurrentStream {
    */
   step(frame: Tensor | Float32Array): Tensor {
     const values = this.checkFrame(frame);
-    const { backend, weights } = this.host.prepared();
-    const L = this.args.length;
+    const { backend, weights, workspace } = this.host.kernels();
+    const args = this.argsFor(weights);
+    const L = args.length;
     for (let l = 0; l < L; l++) {
-      const a = this.args[l]!;
-      a.weights = weights[l]!;
+      const a = args[l]!;
       if (l === 0) a.x = values;
-      if (this.host.isLstm) backend.lstmLayer(a);
-      else if (a.weights.mode === 'gru') backend.gruLayer(a);
-      else backend.rnnLayer(a);
-      if (l < L - 1) this.host.betweenLayers(a.out);
+      backend.layer(a, workspace);
+      if (l < L - 1) this.host.dropoutBetweenLayers(a.out);
     }
     return frame instanceof Tensor && frame.shape.length === 1 ? this.outUnbatched : this.outBatched;
   }
@@ -117,15 +135,15 @@ export class RecurrentStream {
    * is batchFirst) or `[T, inputSize]` when B = 1. Returns a new output tensor shaped like the forward's.
    */
   push(chunk: Tensor): Tensor {
-    if (!(chunk instanceof Tensor)) throw new TypeError(`${this.host.kind}.stream.push: expected a Tensor chunk, got ${typeof chunk}`);
+    if (!(chunk instanceof Tensor)) throw new ArgumentError(`${this.kind}.stream.push: expected a Tensor chunk, got ${describeValue(chunk)}`);
     const batched = chunk.shape.length === 3;
     if (!batched && this.batch !== 1) {
       throw new ShapeError(
-        `${this.host.kind}.stream.push: expected a chunk of rank 3 for a stream of batch ${this.batch}, got shape ${formatShape(chunk.shape)}`,
+        `${this.kind}.stream.push: expected a chunk of rank 3 for a stream of batch ${this.batch}, got shape ${formatShape(chunk.shape)}`,
       );
     }
     const { h, c } = this.stateTensors(batched);
-    const r = this.host.runChunk(chunk, this.batch, h, c);
+    const r = this.host.forwardChunk(chunk, this.batch, h, c);
     this.h.set(r.h);
     if (this.c && r.c) this.c.set(r.c);
     return r.out;
@@ -142,11 +160,10 @@ export class RecurrentStream {
 
   /** Restores a state read from `state` (checked first; a rejected state changes nothing). */
   set state(s: StreamState) {
-    const { numLayers: L, hiddenSize: H, outputSize: P, kind } = this.host;
+    const { numLayers: L, hiddenSize: H, outputSize: P } = this.host;
     const check = (name: string, t: unknown, shape: number[]) => {
       if (!(t instanceof Tensor) || t.shape.length !== 3 || t.shape.some((d, i) => d !== shape[i])) {
-        const given = t instanceof Tensor ? formatShape(t.shape) : String(t);
-        throw new ShapeError(`${kind}.stream.state: expected ${name} of shape ${formatShape(shape)}, got ${given}`);
+        throw new ShapeError(`${this.kind}.stream.state: expected ${name} of shape ${formatShape(shape)}, got ${describeValue(t)}`);
       }
       return t.values;
     };
@@ -174,18 +191,18 @@ export class RecurrentStream {
     const I = this.host.inputSize;
     if (frame instanceof Float32Array) {
       if (frame.length !== B * I) {
-        throw new ShapeError(`${this.host.kind}.stream.step: expected a frame of ${B * I} values ([${B},${I}]), got ${frame.length}`);
+        throw new ShapeError(`${this.kind}.stream.step: expected a frame of ${B * I} values ([${B},${I}]), got ${frame.length}`);
       }
       return frame;
     }
     if (!(frame instanceof Tensor)) {
-      throw new TypeError(`${this.host.kind}.stream.step: expected a Tensor or Float32Array frame, got ${typeof frame}`);
+      throw new ArgumentError(`${this.kind}.stream.step: expected a Tensor or Float32Array frame, got ${describeValue(frame)}`);
     }
     const s = frame.shape;
     const ok = (s.length === 2 && s[0] === B && s[1] === I) || (s.length === 1 && B === 1 && s[0] === I);
     if (!ok) {
       throw new ShapeError(
-        `${this.host.kind}.stream.step: expected a frame of shape [${B},${I}]${B === 1 ? ` or [${I}]` : ''}, got ${formatShape(s)}`,
+        `${this.kind}.stream.step: expected a frame of shape [${B},${I}]${B === 1 ? ` or [${I}]` : ''}, got ${formatShape(s)}`,
       );
     }
     return frame.values;

@@ -276,7 +276,7 @@ describe('loadStateDict', () => {
   it('rejects non-tensors', () => {
     const sd: Record<string, unknown> = new RNN(2, 3).stateDict();
     sd.weight_ih_l0 = [[1, 2]];
-    expect(() => new RNN(2, 3).loadStateDict(sd as never)).toThrow(/weight_ih_l0 expected a Tensor, got object/);
+    expect(() => new RNN(2, 3).loadStateDict(sd as never)).toThrow(/weight_ih_l0 expected a Tensor, got an array of 1/);
   });
 });
 
@@ -293,7 +293,7 @@ describe('errors, as PyTorch raises them', () => {
     ['c0 shape', () => lstm.forward(x, [zeros([2, 3, 10]), zeros([1, 3, 10])]), 'LSTM: expected c0 of shape [2,3,10], got [1,3,10]'],
     ['state rank vs batched input', () => gru.forward(x, zeros([3, 10])), 'GRU: for batched 3-D input, hx should also be 3-D but got 2-D'],
     ['state rank vs unbatched input', () => gru.forward(zeros([4, 5]), zeros([1, 1, 10])), 'GRU: for unbatched 2-D input, hx should also be 2-D but got 3-D'],
-    ['LSTM given one state', () => lstm.forward(x, zeros([2, 3, 10]) as never), 'LSTM: expected hx as [h0, c0], got a Tensor'],
+    ['LSTM given one state', () => lstm.forward(x, zeros([2, 3, 10]) as never), 'LSTM: expected hx as [h0, c0], got a tensor of shape [2,3,10]'],
     ['GRU given two states', () => gru.forward(x, [zeros([1, 3, 10]), zeros([1, 3, 10])] as never), 'GRU: expected hx as a single Tensor, got an array of 2'],
     ['non-tensor input', () => gru.forward([[1]] as never), 'GRU: expected input as a Tensor, got an array'],
     ['empty sequence', () => gru.forward(zeros([0, 3, 5])), 'GRU: expected a sequence length greater than 0'],

@@ -206,7 +206,7 @@ describe.each(BACKENDS.map((b) => b.name))('packed modules and streams on %s', (
       expect(() => s.push(zeros([4, 3]))).toThrow('expected a chunk of rank 3 for a stream of batch 2');
       expect(() => {
         s.state = { h: zeros([2, 2, 5]), c: null };
-      }).toThrow('GRU.stream.state: expected h of shape [2,2,4], got [2,2,5]');
+      }).toThrow('GRU.stream.state: expected h of shape [2,2,4], got a tensor of shape [2,2,5]');
       expect(s.state).toEqual(before);
       expect(() => gru.stream({ batch: 0 })).toThrow('GRU.stream: batch must be an integer greater than zero');
     });

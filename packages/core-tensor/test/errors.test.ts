@@ -8,8 +8,8 @@ import {
   ShapeError,
   StateDictError,
   describeValue,
-} from './errors.js';
-import { tensor } from './tensor.js';
+} from '../src/errors.js';
+import { tensor } from '../src/tensor.js';
 
 describe('error family', () => {
   const all = [

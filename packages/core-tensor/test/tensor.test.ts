@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ShapeError } from './errors.js';
-import { Tensor, full, ones, rand, randn, tensor, zeros } from './tensor.js';
+import { ShapeError } from '../src/errors.js';
+import { Tensor, full, ones, rand, randn, tensor, zeros } from '../src/tensor.js';
 
 describe('tensor()', () => {
   it('infers the shape from nesting and keeps row-major order', () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BACKEND_INTERFACE_VERSION, type Backend } from './backend.js';
-import { BackendError, RecurError, ShapeError } from './errors.js';
+import { BACKEND_INTERFACE_VERSION, type Backend } from '../src/backend.js';
+import { BackendError, RecurError, ShapeError } from '../src/errors.js';
 import {
   activeBackend,
   backendStatus,
@@ -10,7 +10,7 @@ import {
   registerBackend,
   setBackend,
   unregisterBackend,
-} from './registry.js';
+} from '../src/registry.js';
 
 function fake(name: string, priority: number, init: () => Promise<void> = async () => {}, sync = false): Backend {
   const fail = () => {
@@ -23,13 +23,9 @@ function fake(name: string, priority: number, init: () => Promise<void> = async 
     init,
     ...(sync ? { initSync: () => {} } : {}),
     matmul: fail,
-    unary: fail,
-    binary: fail,
-    transpose: fail,
     prepareWeights: fail,
-    rnnLayer: fail,
-    lstmLayer: fail,
-    gruLayer: fail,
+    createWorkspace: fail,
+    layer: fail,
   };
 }
 
@@ -104,12 +100,51 @@ describe('registry', () => {
   });
 
   it('validates what is registered and keeps the first of two with one name', () => {
-    expect(() => registerBackend({ ...fake('v', 1), interfaceVersion: 99 })).toThrow(/interface version 99, expected 1/);
+    expect(() => registerBackend({ ...fake('v', 1), interfaceVersion: 99 })).toThrow(/interface version 99, expected 2/);
     expect(() => registerBackend({ ...fake('', 1) })).toThrow(/non-empty string name/);
     const first = fake('dup', 1);
     expect(registerBackend(first)).toBe(true);
     expect(registerBackend(fake('dup', 9))).toBe(false);
     expect(registerBackend(fake('dup', 9), { override: true })).toBe(true);
+  });
+
+  it('requires the members a backend declares by capability, and only those', () => {
+    const { createWorkspace: _, ...noWorkspace } = fake('partial', 1);
+    expect(() => registerBackend(noWorkspace as Backend)).toThrow(/'partial' lacks createWorkspace\(\)/);
+    expect(() => registerBackend({ ...fake('trainer', 1), capabilities: { backward: true } })).toThrow(/lacks layerBackward\(\)/);
+    expect(() => registerBackend({ ...fake('gpu', 1), capabilities: { async: true } })).toThrow(
+      /lacks upload\(\), allocate\(\), layerAsync\(\)/,
+    );
+    expect(() => registerBackend({ ...fake('threads', 1), capabilities: { threads: 0 } })).toThrow(/positive integer, got number 0/);
+    // A backend without optional members registers as long as it declares none of them.
+    expect(registerBackend({ ...fake('plain', 1), capabilities: {} })).toBe(true);
+    expect(registerBackend({ ...fake('future', 1), capabilities: { someday: true } as never })).toBe(true);
+  });
+
+  it('backendStatus() reports threads, capabilities and the reason a backend gives', async () => {
+    registerBackend({ ...fake('mt', 2), capabilities: { threads: 2 }, unavailableReason: () => null });
+    registerBackend({ ...fake('st', 1), unavailableReason: () => 'threads need cross-origin isolation' });
+    await setBackend('mt');
+    expect(backendStatus()).toMatchObject([
+      { name: 'mt', state: 'ready', current: true, threads: 2, reason: null },
+      { name: 'st', state: 'uninitialised', current: false, threads: 1, reason: 'threads need cross-origin isolation' },
+    ]);
+  });
+
+  it('a setBackend() made while ready() is pending wins', async () => {
+    registerBackend(fake('slow-fast', 10, () => new Promise((r) => setTimeout(r, 20))));
+    registerBackend(fake('quick', 1));
+    const [fromReady, fromSet] = await Promise.all([ready(), setBackend('quick')]);
+    expect(fromSet).toBe('quick');
+    expect(fromReady).toBe('quick');
+    expect(getBackend()).toBe('quick');
+    expect(await ready()).toBe('quick');
+  });
+
+  it('setBackend() names a non-string argument plainly', async () => {
+    registerBackend(fake('js', 1));
+    await expect(setBackend(42 as unknown as string)).rejects.toThrow('setBackend: unknown backend number 42; registered: js');
+    await expect(setBackend('__proto__')).rejects.toThrow(/unknown backend '__proto__'/);
   });
 });
 

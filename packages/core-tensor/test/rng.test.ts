@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Generator, deterministicLog } from './rng.js';
+import { Generator, deterministicLog } from '../src/rng.js';
 
 describe('Generator', () => {
   it('produces a fixed stream for a seed', () => {
