@@ -1,7 +1,7 @@
 // The playground page: a form for every option, the unrolled diagram and shapes updating live, runs in
 // a worker (js or wasm), heatmaps, identity checks, safetensors loading, a benchmark and the code.
 
-import { loadSafetensors } from '@recur/nn-recurrent';
+import { type SafetensorsFile, readSafetensors } from '@recur/nn-recurrent';
 import { recurCode, torchCode } from './codegen.js';
 import {
   type Config,
@@ -17,9 +17,10 @@ import {
   validate,
 } from './config.js';
 import { drawDiagram } from './diagram.js';
+import { html, showError, svg } from './dom.js';
 import { drawHeatmap } from './heatmap.js';
 import type { Request, Response, RunResult, StateDictPayload } from './protocol.js';
-import { inspect } from './weights.js';
+import { type Inspection, inspect } from './weights.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -173,10 +174,7 @@ function renderShapes(c: Config): void {
     ...items
       .filter(([, , shape]) => shape)
       .map(([id, name, shape]) => {
-        const li = document.createElement('li');
-        li.dataset.tensor = id;
-        li.innerHTML = `${name} <code>${fmt(shape!)}</code>`;
-        return li;
+        return html('li', { 'data-tensor': id }, `${name} `, html('code', {}, fmt(shape!)));
       }),
   );
 }
@@ -217,11 +215,6 @@ function pastedInput(c: Config): Float32Array | null {
     throw new Error(`the pasted input has shape ${fmt(shape)}, expected ${fmt(expected)} for this configuration`);
   }
   return Float32Array.from(flat);
-}
-
-function showError(where: HTMLElement, message: string): void {
-  where.textContent = message;
-  where.className = 'bad';
 }
 
 /** The pasted input for `c`, null for a seeded one, or undefined after explaining why it is unusable. */
@@ -312,7 +305,9 @@ function showResult(c: Config, r: RunResult): void {
   $('heatmaps').replaceChildren(...figures);
 
   // PyTorch's identities, checked on the numbers.
-  const checks: string[] = [];
+  const checks: HTMLLIElement[] = [];
+  const check = (ok: boolean, identity: string | null, text: string) =>
+    checks.push(html('li', { class: ok ? 'ok' : 'bad', ...(identity ? { 'data-identity': identity } : {}) }, text));
   const outAt = (t: number, from: number, n: number) => {
     const rows = new Float32Array(B * n);
     for (let b = 0; b < B; b++) {
@@ -324,18 +319,20 @@ function showResult(c: Config, r: RunResult): void {
   const hAt = (idx: number) => r.hN.subarray(idx * B * P, (idx + 1) * B * P);
   if (cell) {
     const d = close(outAt(T - 1, 0, P), r.hN);
-    checks.push(`<li class="${d === 0 ? 'ok' : 'bad'}">h after the last step == h' (max diff ${d})</li>`);
+    check(d === 0, null, `h after the last step == h' (max diff ${d})`);
   } else {
     const fwd = close(outAt(T - 1, 0, P), hAt(L * D - D));
-    checks.push(`<li class="${fwd === 0 ? 'ok' : 'bad'}" data-identity="forward">out[-1, :, :${P}] == h_n[${L * D - D}]${D === 1 ? ' (= h_n[-1])' : ' (= h_n[-2])'}: max diff ${fwd}</li>`);
+    check(fwd === 0, 'forward', `out[-1, :, :${P}] == h_n[${L * D - D}]${D === 1 ? ' (= h_n[-1])' : ' (= h_n[-2])'}: max diff ${fwd}`);
     if (D === 2) {
       const rev = close(outAt(0, P, P), hAt(L * D - 1));
       const notLast = close(outAt(T - 1, P, P), hAt(L * D - 1));
-      checks.push(`<li class="${rev === 0 ? 'ok' : 'bad'}" data-identity="reverse">out[0, :, ${P}:] == h_n[-1]: max diff ${rev}</li>`);
-      checks.push(`<li class="muted">out[-1, :, ${P}:] vs h_n[-1]: max diff ${notLast.toExponential(2)} — the reverse direction ends at step 0, so out[-1] == h_n[-1] does not hold here</li>`);
+      check(rev === 0, 'reverse', `out[0, :, ${P}:] == h_n[-1]: max diff ${rev}`);
+      checks.push(
+        html('li', { class: 'muted' }, `out[-1, :, ${P}:] vs h_n[-1]: max diff ${notLast.toExponential(2)} — the reverse direction ends at step 0, so out[-1] == h_n[-1] does not hold here`),
+      );
     }
   }
-  $('identities').innerHTML = `<ul>${checks.join('')}</ul>`;
+  $('identities').replaceChildren(html('ul', {}, ...checks));
 }
 
 // ---------------------------------------------------------------- weights
@@ -344,18 +341,15 @@ async function loadFile(file: File): Promise<void> {
   const detail = $('weights-detail');
   detail.replaceChildren();
   weights = null;
-  let tensors: ReturnType<typeof loadSafetensors>;
+  let read: SafetensorsFile;
   try {
-    tensors = loadSafetensors(new Uint8Array(await file.arrayBuffer()));
+    read = readSafetensors(new Uint8Array(await file.arrayBuffer()));
   } catch (error) {
     return showError(status, `${file.name} could not be read as safetensors: ${(error as Error).message}`);
   }
+  const { tensors, metadata } = read;
   const info = inspect(tensors);
-  const table = document.createElement('table');
-  table.innerHTML = `<thead><tr><th>key</th><th>shape</th></tr></thead><tbody>${info.keys
-    .map((k) => `<tr><td><code>${k.name}</code></td><td><code>${fmt(k.shape)}</code></td></tr>`)
-    .join('')}</tbody>`;
-  detail.append(table);
+  detail.append(...metadataList(metadata), keysTable(info.keys));
   if (!info.inferred) return showError(status, `${file.name}: ${info.problem}`);
   const payload: StateDictPayload = {};
   for (const [k, t] of Object.entries(tensors)) payload[k] = { shape: [...t.shape], data: t.dataSync() };
@@ -375,6 +369,18 @@ async function loadFile(file: File): Promise<void> {
     detail.replaceChildren();
   });
   detail.append(clear);
+}
+
+/** The file's `__metadata__` as a definition list, or nothing when it has none. */
+function metadataList(metadata: Record<string, string>): HTMLElement[] {
+  const entries = Object.entries(metadata);
+  if (entries.length === 0) return [];
+  return [html('dl', { class: 'metadata', 'aria-label': 'metadata' }, ...entries.flatMap(([k, v]) => [html('dt', {}, k), html('dd', {}, v)]))];
+}
+
+function keysTable(keys: Inspection['keys']): HTMLTableElement {
+  const row = (k: Inspection['keys'][number]) => html('tr', {}, html('td', {}, html('code', {}, k.name)), html('td', {}, html('code', {}, fmt(k.shape))));
+  return html('table', {}, html('thead', {}, html('tr', {}, html('th', {}, 'key'), html('th', {}, 'shape'))), html('tbody', {}, ...keys.map(row)));
 }
 
 function describeInferred(c: Partial<Config>): string {
@@ -429,33 +435,40 @@ async function bench(): Promise<void> {
 }
 
 function drawChart(points: Array<{ backend: string; seqLen: number; ms: number }>): void {
-  const svg = $('bench-chart') as unknown as SVGSVGElement;
+  const chart = $('bench-chart') as unknown as SVGSVGElement;
   const W = 640;
   const H = 240;
   const pad = { l: 56, r: 170, t: 12, b: 36 };
-  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  chart.setAttribute('viewBox', `0 0 ${W} ${H}`);
   const maxT = Math.max(...points.map((p) => p.seqLen));
   const maxMs = Math.max(...points.map((p) => p.ms)) * 1.1 || 1;
   const x = (t: number) => pad.l + (t / maxT) * (W - pad.l - pad.r);
   const y = (ms: number) => H - pad.b - (ms / maxMs) * (H - pad.t - pad.b);
   const colors: Record<string, string> = { wasm: '#d9480f', js: '#1c7ed6' };
-  let body = `<line class="axis" x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}"/><line class="axis" x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${H - pad.b}"/>`;
-  body += `<text x="${(W - pad.r + pad.l) / 2}" y="${H - 6}" text-anchor="middle">sequence length T</text>`;
-  body += `<text x="12" y="${pad.t + 10}">ms</text><text x="${pad.l - 6}" y="${y(maxMs / 1.1) + 4}" text-anchor="end">${(maxMs / 1.1).toPrecision(2)}</text><text x="${pad.l - 6}" y="${H - pad.b + 4}" text-anchor="end">0</text>`;
+  const parts: SVGElement[] = [
+    svg('line', { class: 'axis', x1: pad.l, y1: H - pad.b, x2: W - pad.r, y2: H - pad.b }),
+    svg('line', { class: 'axis', x1: pad.l, y1: pad.t, x2: pad.l, y2: H - pad.b }),
+    svg('text', { x: (W - pad.r + pad.l) / 2, y: H - 6, 'text-anchor': 'middle' }, 'sequence length T'),
+    svg('text', { x: 12, y: pad.t + 10 }, 'ms'),
+    svg('text', { x: pad.l - 6, y: y(maxMs / 1.1) + 4, 'text-anchor': 'end' }, (maxMs / 1.1).toPrecision(2)),
+    svg('text', { x: pad.l - 6, y: H - pad.b + 4, 'text-anchor': 'end' }, '0'),
+  ];
   let legend = 0;
   for (const backend of [...new Set(points.map((p) => p.backend))]) {
     const ps = points.filter((p) => p.backend === backend);
     const color = colors[backend] ?? '#495057';
-    body += `<polyline fill="none" stroke="${color}" stroke-width="2" points="${ps.map((p) => `${x(p.seqLen)},${y(p.ms)}`).join(' ')}"/>`;
+    parts.push(svg('polyline', { fill: 'none', stroke: color, 'stroke-width': 2, points: ps.map((p) => `${x(p.seqLen)},${y(p.ms)}`).join(' ') }));
     for (const p of ps) {
-      body += `<circle cx="${x(p.seqLen)}" cy="${y(p.ms)}" r="3" fill="${color}"><title>${backend}, T=${p.seqLen}: ${p.ms.toFixed(2)} ms</title></circle>`;
-      body += `<text x="${x(p.seqLen)}" y="${H - pad.b + 14}" text-anchor="middle">${p.seqLen}</text>`;
+      parts.push(
+        svg('circle', { cx: x(p.seqLen), cy: y(p.ms), r: 3, fill: color }, svg('title', {}, `${backend}, T=${p.seqLen}: ${p.ms.toFixed(2)} ms`)),
+        svg('text', { x: x(p.seqLen), y: H - pad.b + 14, 'text-anchor': 'middle' }, String(p.seqLen)),
+      );
     }
     const lastP = ps[ps.length - 1]!;
-    body += `<text x="${W - pad.r + 8}" y="${pad.t + 14 + 16 * legend++}" fill="${color}">${backend}: ${lastP.ms.toPrecision(3)} ms at T=${lastP.seqLen}</text>`;
+    parts.push(svg('text', { x: W - pad.r + 8, y: pad.t + 14 + 16 * legend++, fill: color }, `${backend}: ${lastP.ms.toPrecision(3)} ms at T=${lastP.seqLen}`));
   }
-  svg.innerHTML = body;
-  svg.setAttribute('aria-label', `Time per forward against sequence length: ${points.map((p) => `${p.backend} T=${p.seqLen} ${p.ms.toFixed(1)} ms`).join(', ')}`);
+  chart.replaceChildren(...parts);
+  chart.setAttribute('aria-label', `Time per forward against sequence length: ${points.map((p) => `${p.backend} T=${p.seqLen} ${p.ms.toFixed(1)} ms`).join(', ')}`);
 }
 
 // ---------------------------------------------------------------- start

@@ -1,6 +1,7 @@
 // The built playground in headless Chromium: shapes follow the options, js and wasm give the same
-// numbers, a PyTorch safetensors file loads, bad input is explained next to the field, the keyboard
-// reaches the controls, and no console error appears. Screenshots go to screenshots/.
+// numbers, a PyTorch safetensors file loads, a crafted one shows its names only as text, bad input is
+// explained next to the field, the keyboard reaches the controls, and no console error appears.
+// Screenshots go to screenshots/.
 
 import { readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
@@ -26,6 +27,29 @@ async function set(key: string, value: string | boolean): Promise<void> {
 }
 
 const shape = (name: string) => page.locator(`#shapes li[data-tensor='${name}'] code`).textContent();
+
+/** A .safetensors file: 8-byte little-endian header length, the JSON header, then the tensor bytes. */
+function safetensors(header: Record<string, unknown>, data: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const bytes = Buffer.alloc(8 + json.length + data.length);
+  bytes.writeBigUInt64LE(BigInt(json.length), 0);
+  json.copy(bytes, 8);
+  bytes.set(data, 8 + json.length);
+  return bytes;
+}
+
+/** Drops a file on the drop zone as a user would drag one there. */
+async function dropFile(name: string, bytes: Buffer): Promise<void> {
+  const dataTransfer = await page.evaluateHandle(
+    ({ name, bytes }) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], name, { type: 'application/octet-stream' }));
+      return transfer;
+    },
+    { name, bytes: [...bytes] },
+  );
+  await page.locator('#drop').dispatchEvent('drop', { dataTransfer });
+}
 
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
@@ -134,6 +158,26 @@ describe('playground', () => {
     await page.locator('#file').setInputFiles({ name: 'notes.safetensors', mimeType: 'text/plain', buffer: Buffer.from('hello, world') });
     await expect.poll(() => page.locator('#weights-status').textContent()).toContain('notes.safetensors could not be read');
     expect(await page.locator('#run-button').isDisabled()).toBe(false);
+  });
+
+  it('shows the keys, metadata, dtypes and name of a crafted file as text, never as markup', async () => {
+    const key = '<img src=x onerror="window.__pwned=1">';
+    const note = '<img src=x onerror="window.__pwned=2"><b>bold</b>';
+    const name = '<img src=x onerror="window.__pwned=3">.safetensors';
+    const pwned = () => page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned);
+    await dropFile(name, safetensors({ __metadata__: { note }, [key]: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)));
+    await expect.poll(() => page.locator('#weights-status').textContent()).toContain(`these keys are not an RNN/LSTM/GRU state dict: ${key}`);
+    expect(await page.locator('#weights-status').textContent()).toContain(name);
+    expect(await page.locator('#weights-detail tbody td code').first().textContent()).toBe(key);
+    expect(await page.locator('#weights-detail').textContent()).toContain(note);
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.locator('#weights-detail b, #weights-status b').count()).toBe(0);
+
+    const dtype = '<img src=x onerror="window.__pwned=4">';
+    await dropFile('dtype.safetensors', safetensors({ [key]: { dtype, shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)));
+    await expect.poll(() => page.locator('#weights-status').textContent()).toContain(`has dtype ${dtype}`);
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await pwned()).toBeUndefined();
   });
 
   it('a state dict for another configuration is rejected in plain words when run', async () => {
