@@ -88,7 +88,12 @@ function readValue(value: unknown, shape: readonly number[]): Float32Array | str
     if (!(value instanceof Tensor) && !isTensorLike) return `expected a Tensor, got ${describeValue(value)}`;
     const dims = given as unknown[];
     if (dims.length !== shape.length || dims.some((d, i) => d !== shape[i])) {
-      const text = dims.length <= 8 && dims.every((d) => Number.isSafeInteger(d)) ? formatShape(dims as number[]) : describeValue(given);
+      const text =
+        dims.length > 32
+          ? `a shape of ${dims.length} dimensions`
+          : dims.every((d) => Number.isSafeInteger(d))
+            ? formatShape(dims as number[])
+            : `a shape whose dimensions are not all safe integers (${dims.map((d) => describeValue(d)).join(', ')})`;
       return `expected shape ${formatShape(shape)}, got ${text}`;
     }
     data = value instanceof Tensor ? value.values : (value as { dataSync(): unknown }).dataSync();
