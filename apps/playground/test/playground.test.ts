@@ -175,7 +175,8 @@ describe('playground', () => {
 
     const dtype = '<img src=x onerror="window.__pwned=4">';
     await dropFile('dtype.safetensors', safetensors({ [key]: { dtype, shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)));
-    await expect.poll(() => page.locator('#weights-status').textContent()).toContain(`has dtype ${dtype}`);
+    await expect.poll(() => page.locator('#weights-status').textContent()).toContain('dtype.safetensors could not be read');
+    expect(await page.locator('#weights-status').textContent()).toContain(dtype);
     expect(await page.locator('img').count()).toBe(0);
     expect(await pwned()).toBeUndefined();
   });
