@@ -1,6 +1,8 @@
 // Seeded random numbers that are bit-identical on every engine and platform: the generator and the
 // normal transform use only integer ops, IEEE +,-,*,/ and sqrt (no Math.log/cos, whose last bits vary).
 
+import { RangeArgumentError, describeValue } from './errors.js';
+
 /**
  * xoshiro128** seeded through splitmix32: 32-bit state words, exact with `Math.imul`.
  * @example
@@ -14,7 +16,7 @@ export class Generator {
   private spareNormal: number | null = null;
 
   constructor(seed: number) {
-    if (!Number.isFinite(seed)) throw new RangeError(`Generator: seed must be a finite number, got ${seed}`);
+    if (!Number.isFinite(seed)) throw new RangeArgumentError(`Generator: seed must be a finite number, got ${describeValue(seed)}`);
     let x = Math.trunc(seed) >>> 0;
     let hi = Math.floor(Math.abs(Math.trunc(seed)) / 4294967296) >>> 0;
     const next = (): number => {

@@ -1,6 +1,8 @@
 // Constructor arguments of the modules: PyTorch's positional form or an options object, with
 // PyTorch's defaults and PyTorch's checks (messages name the module, the option and both values).
 
+import { ArgumentError, RangeArgumentError, describeValue } from '@recur/core-tensor';
+
 export type Nonlinearity = 'tanh' | 'relu';
 
 /** Options of `RNN`, `LSTM` and `GRU`; each takes the subset PyTorch's constructor takes. */
@@ -62,54 +64,48 @@ type Kind = 'RNN' | 'LSTM' | 'GRU' | 'RNNCell' | 'LSTMCell' | 'GRUCell';
 function merge<T extends object>(kind: Kind, args: unknown[]): Partial<T> {
   const [a, b, c, d] = args;
   if (typeof a === 'object' && a !== null) {
-    if (args.length > 1) throw new TypeError(`${kind}: an options object must be the only argument, got ${args.length} arguments`);
+    if (args.length > 1) throw new ArgumentError(`${kind}: an options object must be the only argument, got ${args.length} arguments`);
     return { ...(a as T) };
   }
   if (typeof a !== 'number' || typeof b !== 'number') {
-    throw new TypeError(
-      `${kind}: expected (inputSize, hiddenSize, ...) or an options object, got (${args.map(describeArg).join(', ')})`,
+    throw new ArgumentError(
+      `${kind}: expected (inputSize, hiddenSize, ...) or an options object, got (${args.map((v) => describeValue(v)).join(', ')})`,
     );
   }
   const opts = (typeof c === 'object' && c !== null ? c : d) ?? {};
-  if (typeof opts !== 'object') throw new TypeError(`${kind}: expected an options object, got ${describeArg(opts)}`);
+  if (typeof opts !== 'object') throw new ArgumentError(`${kind}: expected an options object, got ${describeValue(opts)}`);
   const merged: Record<string, unknown> = { ...(opts as object), inputSize: a, hiddenSize: b };
   if (typeof c === 'number') merged.numLayers = c;
   else if (c !== undefined && (typeof c !== 'object' || c === null)) {
-    throw new TypeError(`${kind}: expected numLayers as a number or an options object, got ${describeArg(c)}`);
+    throw new ArgumentError(`${kind}: expected numLayers as a number or an options object, got ${describeValue(c)}`);
   }
   return merged as Partial<T>;
 }
 
-function describeArg(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
-}
-
 function positiveInt(kind: Kind, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new RangeError(`${kind}: ${name} must be an integer greater than zero, got ${describeArg(v)}`);
+    throw new RangeArgumentError(`${kind}: ${name} must be an integer greater than zero, got ${describeValue(v)}`);
   }
   return v;
 }
 
 function bool(kind: Kind, name: string, v: unknown, fallback: boolean): boolean {
   if (v === undefined) return fallback;
-  if (typeof v !== 'boolean') throw new TypeError(`${kind}: ${name} must be a boolean, got ${describeArg(v)}`);
+  if (typeof v !== 'boolean') throw new ArgumentError(`${kind}: ${name} must be a boolean, got ${describeValue(v)}`);
   return v;
 }
 
 function nonlinearity(kind: Kind, v: unknown): Nonlinearity {
   if (v === undefined) return 'tanh';
   if (v !== 'tanh' && v !== 'relu') {
-    throw new RangeError(`${kind}: unknown nonlinearity '${String(v)}'; select from 'tanh' or 'relu'`);
+    throw new RangeArgumentError(`${kind}: unknown nonlinearity ${typeof v === 'string' && v.length <= 40 ? `'${v}'` : describeValue(v)}; select from 'tanh' or 'relu'`);
   }
   return v;
 }
 
 function seed(kind: Kind, v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${kind}: seed must be a finite number, got ${describeArg(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`${kind}: seed must be a finite number, got ${describeValue(v)}`);
   return v;
 }
 
@@ -121,7 +117,7 @@ const CELL_KEYS = new Set(['inputSize', 'hiddenSize', 'bias', 'nonlinearity', 's
 function rejectUnknown(kind: Kind, opts: object, allowed: Set<string>): void {
   for (const key of Object.keys(opts)) {
     if (!allowed.has(key)) {
-      throw new TypeError(`${kind}: unknown option '${key}'; expected one of ${[...allowed].join(', ')}`);
+      throw new ArgumentError(`${kind}: unknown option '${key}'; expected one of ${[...allowed].join(', ')}`);
     }
   }
 }
@@ -130,26 +126,26 @@ export function resolveRecurrentOptions(kind: 'RNN' | 'LSTM' | 'GRU', args: unkn
   const o = merge<RecurrentOptions>(kind, args);
   rejectUnknown(kind, o, RECURRENT_KEYS);
   if (kind !== 'RNN' && o.nonlinearity !== undefined) {
-    throw new TypeError(`${kind}: nonlinearity is an option of RNN only, got '${String(o.nonlinearity)}'`);
+    throw new ArgumentError(`${kind}: nonlinearity is an option of RNN only, got ${describeValue(o.nonlinearity)}`);
   }
   const inputSize = positiveInt(kind, 'inputSize', o.inputSize);
   const hiddenSize = positiveInt(kind, 'hiddenSize', o.hiddenSize);
   const numLayers = positiveInt(kind, 'numLayers', o.numLayers ?? 1);
   const dropout = o.dropout ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout <= 1)) {
-    throw new RangeError(
-      `${kind}: dropout should be a number in range [0, 1] representing the probability of an element being zeroed, got ${describeArg(dropout)}`,
+    throw new RangeArgumentError(
+      `${kind}: dropout should be a number in range [0, 1] representing the probability of an element being zeroed, got ${describeValue(dropout)}`,
     );
   }
   const projSize = o.projSize ?? 0;
   if (typeof projSize !== 'number' || !Number.isInteger(projSize) || projSize < 0) {
-    throw new RangeError(`${kind}: projSize should be a positive integer or zero to disable projections, got ${describeArg(projSize)}`);
+    throw new RangeArgumentError(`${kind}: projSize should be a positive integer or zero to disable projections, got ${describeValue(projSize)}`);
   }
   if (projSize > 0 && kind !== 'LSTM') {
-    throw new RangeError(`${kind}: projSize is only supported for LSTM, not RNN or GRU (got projSize ${projSize})`);
+    throw new RangeArgumentError(`${kind}: projSize is only supported for LSTM, not RNN or GRU (got projSize ${projSize})`);
   }
   if (projSize >= hiddenSize && projSize > 0) {
-    throw new RangeError(`${kind}: projSize has to be smaller than hiddenSize, got projSize ${projSize} and hiddenSize ${hiddenSize}`);
+    throw new RangeArgumentError(`${kind}: projSize has to be smaller than hiddenSize, got projSize ${projSize} and hiddenSize ${hiddenSize}`);
   }
   return {
     inputSize,
@@ -172,7 +168,7 @@ export function resolveCellOptions(
   const o = merge<CellOptions>(kind, args);
   rejectUnknown(kind, o, CELL_KEYS);
   if (kind !== 'RNNCell' && o.nonlinearity !== undefined) {
-    throw new TypeError(`${kind}: nonlinearity is an option of RNNCell only, got '${String(o.nonlinearity)}'`);
+    throw new ArgumentError(`${kind}: nonlinearity is an option of RNNCell only, got ${describeValue(o.nonlinearity)}`);
   }
   return {
     inputSize: positiveInt(kind, 'inputSize', o.inputSize),
