@@ -1,7 +1,7 @@
 // The benchmark workloads and their seeded weights in PyTorch's layout, identical in every process,
 // so each peer runs the same model on the same input.
 
-import { Generator } from '@recur/core-tensor';
+import { Generator, type RecurrentMode, gateCount, recurrentParameters } from '@recur/core-tensor';
 
 export type Kind = 'LSTM' | 'GRU' | 'RNN';
 
@@ -28,8 +28,11 @@ export const WORKLOADS: Workload[] = [
 /** The quick subset (`pnpm bench --quick`). */
 export const QUICK = ['tiny', 'stream', 'medium'];
 
+const MODES: Record<Kind, RecurrentMode> = { LSTM: 'lstm', GRU: 'gru', RNN: 'rnn_tanh' };
+
+/** Gate blocks of a kind, from recur's one description of PyTorch's layout. */
 export function gates(kind: Kind): number {
-  return kind === 'LSTM' ? 4 : kind === 'GRU' ? 3 : 1;
+  return gateCount(MODES[kind]);
 }
 
 /** Floating-point operations of one forward pass (multiply-adds count two). */
@@ -56,22 +59,11 @@ export function makeWeights(w: Workload): Weights {
   let seed = 0;
   for (const ch of w.id) seed = (seed * 31 + ch.charCodeAt(0)) >>> 0;
   const g = new Generator(seed);
-  const G = gates(w.kind);
-  const H = w.hiddenSize;
-  const D = w.bidirectional ? 2 : 1;
-  const bound = 1 / Math.sqrt(H);
+  const bound = 1 / Math.sqrt(w.hiddenSize);
   const uniform = (n: number) => Float32Array.from({ length: n }, () => -bound + 2 * bound * g.uniform());
   const params: Weights['params'] = {};
-  for (let l = 0; l < w.numLayers; l++) {
-    for (let d = 0; d < D; d++) {
-      const sfx = `_l${l}${d === 1 ? '_reverse' : ''}`;
-      const input = l === 0 ? w.inputSize : H * D;
-      params[`weight_ih${sfx}`] = { shape: [G * H, input], data: uniform(G * H * input) };
-      params[`weight_hh${sfx}`] = { shape: [G * H, H], data: uniform(G * H * H) };
-      params[`bias_ih${sfx}`] = { shape: [G * H], data: uniform(G * H) };
-      params[`bias_hh${sfx}`] = { shape: [G * H], data: uniform(G * H) };
-    }
-  }
+  const layout = { ...w, mode: MODES[w.kind] };
+  for (const p of recurrentParameters(layout)) params[p.name] = { shape: p.shape, data: uniform(p.shape.reduce((a, b) => a * b, 1)) };
   const input = Float32Array.from({ length: w.seqLen * w.batch * w.inputSize }, () => g.normal());
   return { params, input };
 }
