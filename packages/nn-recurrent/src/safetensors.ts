@@ -2,20 +2,37 @@
 // tensor bytes), so weights saved with `safetensors.torch.save_file(model.state_dict(), path)` load
 // here as they are. The parser validates every offset before it allocates anything.
 
-import { SafetensorsError, Tensor, checkShape, formatShape } from '@recur/core-tensor';
+import { SafetensorsError, Tensor, describeValue, formatShape } from '@recur/core-tensor';
 import type { StateDict } from './module.js';
 
-const DTYPE_BYTES = { F32: 4, F16: 2, BF16: 2, F64: 8 } as const;
-type SupportedDtype = keyof typeof DTYPE_BYTES;
+/** Bytes per element of each dtype recur reads; a Map, so no prototype name ('constructor') is a dtype. */
+const DTYPE_BYTES: ReadonlyMap<string, number> = new Map([
+  ['F32', 4],
+  ['F16', 2],
+  ['BF16', 2],
+  ['F64', 8],
+]);
+type SupportedDtype = 'F32' | 'F16' | 'BF16' | 'F64';
+const DTYPES_TEXT = 'F32, F16, BF16 or F64';
+
+/**
+ * Deepest JSON nesting a header may have (serde_json's limit, so recur reads what the reference
+ * implementation reads); a valid header nests 3 levels. Checked on the bytes, before JSON.parse
+ * builds anything.
+ */
+const MAX_DEPTH = 128;
 
 export interface SafetensorsFile {
+  /** Tensor name to tensor, in a prototype-free object: every name in the file is an own key, `__proto__` included. */
   tensors: StateDict;
-  /** The header's `__metadata__` (string to string), or an empty object. */
+  /** The header's `__metadata__` (string to string) in a prototype-free object, or an empty one. */
   metadata: Record<string, string>;
 }
 
 /**
- * Reads a `.safetensors` file into tensors (F16, BF16 and F64 are converted to float32).
+ * Reads a `.safetensors` file into tensors (F16, BF16 and F64 are converted to float32). The result
+ * has no prototype, so a tensor may be named `__proto__` or `constructor` like any other; use
+ * `Object.hasOwn(sd, name)` or `name in sd` rather than `sd.hasOwnProperty(name)`.
  * @example
  * const sd = loadSafetensors(new Uint8Array(await (await fetch('lstm.safetensors')).arrayBuffer()));
  * lstm.loadStateDict(sd);
@@ -24,11 +41,19 @@ export function loadSafetensors(bytes: Uint8Array | ArrayBuffer): StateDict {
   return readSafetensors(bytes).tensors;
 }
 
+interface Entry {
+  name: string;
+  dtype: SupportedDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
 /** Like `loadSafetensors`, and also returns the header's `__metadata__`. */
 export function readSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFile {
   const bytes = input instanceof ArrayBuffer ? new Uint8Array(input) : input;
   if (!(bytes instanceof Uint8Array)) {
-    throw new SafetensorsError(`loadSafetensors: expected a Uint8Array or ArrayBuffer, got ${typeof input}`);
+    throw new SafetensorsError(`loadSafetensors: expected a Uint8Array or ArrayBuffer, got ${describeValue(input)}`);
   }
   if (bytes.length < 8) {
     throw new SafetensorsError(`loadSafetensors: file is ${bytes.length} bytes, too short for the 8-byte header length`);
@@ -42,88 +67,196 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFil
       `loadSafetensors: header length ${headerLength} runs past the end of the file (${bytes.length} bytes); the file is truncated or not safetensors`,
     );
   }
+  const headerBytes = bytes.subarray(8, 8 + headerLength);
+  checkNesting(headerBytes);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
     throw new SafetensorsError(`loadSafetensors: header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    throw new SafetensorsError('loadSafetensors: header must be a JSON object');
+  if (!isJsonObject(header)) {
+    throw new SafetensorsError(`loadSafetensors: expected the header as a JSON object, got ${describeJson(header)}`);
   }
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
-  const entries: Array<{ name: string; dtype: SupportedDtype; shape: number[]; begin: number; end: number }> = [];
-  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null) throw new SafetensorsError('loadSafetensors: __metadata__ must be an object');
-      for (const [k, v] of Object.entries(raw)) {
-        if (typeof v !== 'string') throw new SafetensorsError(`loadSafetensors: __metadata__.${k} must be a string`);
-        metadata[k] = v;
-      }
-      continue;
-    }
-    entries.push(parseEntry(name, raw, dataLength));
+  let metadata: Record<string, string> = Object.create(null);
+  const entries: Entry[] = [];
+  for (const name of Object.keys(header)) {
+    const raw = header[name];
+    if (name === '__metadata__') metadata = parseMetadata(raw);
+    else entries.push(parseEntry(name, raw, dataLength));
   }
+  checkLayout(entries, dataLength);
+  const tensors: StateDict = Object.create(null);
+  for (const e of entries) {
+    const n = (e.end - e.begin) / DTYPE_BYTES.get(e.dtype)!;
+    tensors[e.name] = new Tensor(decode(view, dataStart + e.begin, e.dtype, n), e.shape);
+  }
+  return { tensors, metadata };
+}
+
+/** Data bytes must be covered by the tensors exactly once, without holes, as the format requires. */
+function checkLayout(entries: Entry[], dataLength: number): void {
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const e of entries) {
     if (e.begin < cursor) {
-      throw new SafetensorsError(`loadSafetensors: tensor '${e.name}' at bytes [${e.begin}, ${e.end}) overlaps the previous tensor (ends at ${cursor})`);
+      throw new SafetensorsError(
+        `loadSafetensors: tensor ${quote(e.name)} at bytes [${e.begin}, ${e.end}) overlaps the previous tensor (ends at ${cursor})`,
+      );
     }
     if (e.begin > cursor) {
-      throw new SafetensorsError(`loadSafetensors: bytes [${cursor}, ${e.begin}) before tensor '${e.name}' belong to no tensor`);
+      throw new SafetensorsError(`loadSafetensors: bytes [${cursor}, ${e.begin}) before tensor ${quote(e.name)} belong to no tensor`);
     }
     cursor = e.end;
   }
   if (cursor !== dataLength) {
     throw new SafetensorsError(`loadSafetensors: ${dataLength - cursor} bytes after the last tensor belong to no tensor`);
   }
-  const tensors: StateDict = {};
-  for (const e of entries) {
-    tensors[e.name] = new Tensor(decode(view, dataStart + e.begin, e.dtype, (e.end - e.begin) / DTYPE_BYTES[e.dtype]), e.shape);
-  }
-  return { tensors, metadata };
 }
 
-function parseEntry(name: string, raw: unknown, dataLength: number) {
-  const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
-  if (typeof info !== 'object' || info === null) throw new SafetensorsError(`loadSafetensors: entry '${name}' must be an object`);
-  const dtype = info.dtype;
-  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
-    throw new SafetensorsError(
-      `loadSafetensors: tensor '${name}' has dtype ${String(dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}`,
-    );
+function parseMetadata(raw: unknown): Record<string, string> {
+  if (!isJsonObject(raw)) {
+    throw new SafetensorsError(`loadSafetensors: expected __metadata__ as an object of strings, got ${describeJson(raw)}`);
   }
-  let numel: number;
-  try {
-    numel = checkShape(info.shape as number[], `loadSafetensors: tensor '${name}'`);
-  } catch (e) {
-    throw new SafetensorsError((e as Error).message);
+  const metadata: Record<string, string> = Object.create(null);
+  for (const key of Object.keys(raw)) {
+    const value = raw[key];
+    if (typeof value !== 'string') {
+      throw new SafetensorsError(`loadSafetensors: __metadata__ key ${quote(key)}: expected a string value, got ${describeJson(value)}`);
+    }
+    metadata[key] = value;
   }
-  const offsets = info.data_offsets;
-  if (
-    !Array.isArray(offsets) ||
-    offsets.length !== 2 ||
-    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
-    offsets[0] > offsets[1]
-  ) {
-    throw new SafetensorsError(`loadSafetensors: tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+  return metadata;
+}
+
+function parseEntry(name: string, raw: unknown, dataLength: number): Entry {
+  const where = `loadSafetensors: tensor ${quote(name)}`;
+  if (!isJsonObject(raw)) {
+    throw new SafetensorsError(`${where}: expected an object { dtype, shape, data_offsets }, got ${describeJson(raw)}`);
   }
-  const [begin, end] = offsets as [number, number];
+  const dtype = own(raw, 'dtype');
+  const bytesPer = typeof dtype === 'string' ? DTYPE_BYTES.get(dtype) : undefined;
+  if (bytesPer === undefined) {
+    throw new SafetensorsError(`${where}: expected dtype ${DTYPES_TEXT}, got ${describeJson(dtype)}`);
+  }
+  const shape = parseShape(where, own(raw, 'shape'));
+  const [begin, end] = parseOffsets(where, own(raw, 'data_offsets'));
   if (end > dataLength) {
+    throw new SafetensorsError(`${where}: data_offsets [${begin}, ${end}] lie outside the ${dataLength} data bytes`);
+  }
+  // Every dimension is a safe integer, so the product is exact up to 2^53 and past it is too large
+  // to equal any byte count anyway.
+  const need = shape.reduce((a, d) => a * d, 1) * bytesPer;
+  if (end - begin !== need) {
     throw new SafetensorsError(
-      `loadSafetensors: tensor '${name}' data_offsets [${begin}, ${end}] lie outside the ${dataLength} data bytes`,
+      `loadSafetensors: tensor ${quote(name)} of shape ${formatShape(shape)} and dtype ${dtype} needs ${need} bytes, its offsets give ${end - begin}`,
     );
   }
-  const bytes = DTYPE_BYTES[dtype as SupportedDtype];
-  if (end - begin !== numel * bytes) {
-    throw new SafetensorsError(
-      `loadSafetensors: tensor '${name}' of shape ${formatShape(info.shape as number[])} and dtype ${dtype} needs ${numel * bytes} bytes, its offsets give ${end - begin}`,
-    );
+  return { name, dtype: dtype as SupportedDtype, shape, begin, end };
+}
+
+function parseShape(where: string, shape: unknown): number[] {
+  if (!Array.isArray(shape)) {
+    throw new SafetensorsError(`${where}: expected a shape as an array of non-negative safe integers, got ${describeJson(shape)}`);
   }
-  return { name, dtype: dtype as SupportedDtype, shape: info.shape as number[], begin, end };
+  const dims = new Array<number>(shape.length);
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (!isSize(d)) {
+      throw new SafetensorsError(`${where}: expected a shape of non-negative safe integers, got dimension ${i} = ${describeJson(d)}`);
+    }
+    dims[i] = d + 0; // -0 in JSON is a dimension of 0
+  }
+  return dims;
+}
+
+function parseOffsets(where: string, offsets: unknown): [number, number] {
+  const expected = `${where}: expected data_offsets [begin, end] of safe integers with 0 <= begin <= end`;
+  if (!Array.isArray(offsets) || offsets.length !== 2) throw new SafetensorsError(`${expected}, got ${describeJson(offsets)}`);
+  const [begin, end]: unknown[] = offsets;
+  if (!isSize(begin)) throw new SafetensorsError(`${expected}, got begin = ${describeJson(begin)}`);
+  if (!isSize(end)) throw new SafetensorsError(`${expected}, got end = ${describeJson(end)}`);
+  if (begin > end) throw new SafetensorsError(`${expected}, got [${begin},${end}]`);
+  return [begin + 0, end + 0];
+}
+
+/** A non-negative safe integer: a dimension or byte offset any number can hold exactly. */
+function isSize(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
+}
+
+function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** An own property only: a header's entry has no inherited fields. */
+function own(object: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
+}
+
+/** A value parsed from JSON, in words (without reading any of its fields). */
+function describeJson(v: unknown): string {
+  return isJsonObject(v) ? 'an object' : describeValue(v);
+}
+
+/** A name from a file, quoted for a message and shortened when long. */
+function quote(name: string): string {
+  return name.length > 64 ? `'${name.slice(0, 48)}…' (${name.length} characters)` : `'${name}'`;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Refuses a header nested deeper than MAX_DEPTH, scanning its bytes (UTF-8 continuation bytes are never
+ * ASCII, so brackets and quotes are found exactly). Names the tensor and field where it happens.
+ */
+function checkNesting(json: Uint8Array): void {
+  const isObject: boolean[] = [];
+  // Byte ranges of the last key seen at depths 1 and 2 (tensor name, then field name).
+  const keys: Array<[number, number]> = [];
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i]!;
+    if (c === QUOTE) {
+      const start = i;
+      for (i++; i < json.length && json[i] !== QUOTE; i++) if (json[i] === BACKSLASH) i++;
+      if (expectKey && isObject.length <= 2) keys[isObject.length - 1] = [start, i + 1];
+      expectKey = false;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (isObject.length === MAX_DEPTH) throw tooDeep(json, i, keys, isObject);
+      isObject.push(c === 0x7b);
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) {
+      isObject.pop();
+      expectKey = false;
+    } else if (c === 0x2c) {
+      expectKey = isObject[isObject.length - 1] === true;
+    }
+  }
+}
+
+function tooDeep(json: Uint8Array, at: number, keys: Array<[number, number]>, isObject: boolean[]): SafetensorsError {
+  const key = (depth: number): string | null => {
+    const range = keys[depth];
+    if (!isObject[depth] || !range) return null;
+    try {
+      const text: unknown = JSON.parse(new TextDecoder().decode(json.subarray(range[0], range[1])));
+      return typeof text === 'string' ? text : null;
+    } catch {
+      return null;
+    }
+  };
+  const name = key(0);
+  const field = key(1);
+  let where = 'header';
+  if (name === '__metadata__') where = field === null ? '__metadata__' : `__metadata__ key ${quote(field)}`;
+  else if (name !== null) where = field === null ? `tensor ${quote(name)}` : `tensor ${quote(name)} field ${quote(field)}`;
+  return new SafetensorsError(
+    `loadSafetensors: ${where}: expected JSON nested at most ${MAX_DEPTH} levels deep (a safetensors header needs 3), got deeper nesting at header byte ${at}`,
+  );
 }
 
 function decode(view: DataView, at: number, dtype: SupportedDtype, n: number): Float32Array {
