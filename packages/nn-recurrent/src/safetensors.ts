@@ -2,7 +2,7 @@
 // tensor bytes), so weights saved with `safetensors.torch.save_file(model.state_dict(), path)` load
 // here as they are. The parser validates every offset before it allocates anything.
 
-import { SafetensorsError, Tensor, describeValue, formatShape } from '@recur/core-tensor';
+import { ArgumentError, RangeArgumentError, SafetensorsError, Tensor, describeValue, formatShape } from '@recur/core-tensor';
 import type { StateDict } from './module.js';
 
 /** Bytes per element of each dtype recur reads; a Map, so no prototype name ('constructor') is a dtype. */
@@ -296,35 +296,122 @@ function halfToFloat(h: number): number {
 }
 
 /**
- * Writes tensors as a `.safetensors` file (F32), readable by `safetensors.torch.load_file`.
+ * Writes tensors as a `.safetensors` file (F32), readable by `safetensors.torch.load_file` and by
+ * `loadSafetensors`, which gives back exactly the same names, shapes, float32 bits and metadata.
+ * `tensors` is an object or a `Map` of name to `Tensor`; `metadata` (optional) an object or a `Map`
+ * of string to string. Refuses with an `ArgumentError` what no reader would take back: the tensor
+ * name `__metadata__` (the format's own key), values that are not tensors, metadata values that are
+ * not strings, and names or values that are not well-formed Unicode.
  * @example
- * const bytes = saveSafetensors(lstm.stateDict());
+ * const bytes = saveSafetensors(lstm.stateDict(), { format: 'pt' });
  */
-export function saveSafetensors(tensors: StateDict, metadata?: Record<string, string>): Uint8Array {
-  const names = Object.keys(tensors).sort();
-  const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+export function saveSafetensors(
+  tensors: StateDict | ReadonlyMap<string, Tensor>,
+  metadata?: Record<string, string> | ReadonlyMap<string, string> | null,
+): Uint8Array {
+  const where = 'saveSafetensors';
+  const items = readTensors(where, tensors);
+  const meta = readMetadata(where, metadata);
+  // Built as a prototype-free object, so a tensor named __proto__ is written as an ordinary key.
+  const header: Record<string, unknown> = Object.create(null);
+  if (meta !== null) header.__metadata__ = meta;
   let offset = 0;
-  for (const name of names) {
-    const t = tensors[name]!;
-    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + 4 * t.size] };
-    offset += 4 * t.size;
+  for (const [name, shape, values] of items) {
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + 4 * values.length] };
+    offset += 4 * values.length;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.length / 8) * 8;
-  if (padded !== json.length) {
-    const p = new Uint8Array(padded).fill(0x20);
-    p.set(json);
-    json = p;
-  }
-  const out = new Uint8Array(8 + json.length + offset);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerLength = Math.ceil(json.length / 8) * 8;
+  const out = allocate(where, 8 + headerLength + offset);
   const view = new DataView(out.buffer);
-  view.setUint32(0, json.length, true);
+  view.setUint32(0, headerLength, true);
   out.set(json, 8);
-  let at = 8 + json.length;
-  for (const name of names) {
-    const values = tensors[name]!.values;
-    for (let i = 0; i < values.length; i++, at += 4) view.setFloat32(at, values[i]!, true);
+  out.fill(0x20, 8 + json.length, 8 + headerLength); // spaces pad the header to 8 bytes
+  let at = 8 + headerLength;
+  for (const [, , values] of items) {
+    // Copied as bytes on a little-endian machine, so every float32 bit (NaN payloads too) survives.
+    if (LITTLE_ENDIAN) out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+    else for (let i = 0; i < values.length; i++) view.setFloat32(at + 4 * i, values[i]!, true);
+    at += values.byteLength;
   }
   return out;
+}
+
+/** Name, shape and values of every tensor to write, sorted by name; read once, all checked first. */
+function readTensors(where: string, tensors: unknown): Array<[string, number[], Float32Array]> {
+  if (typeof tensors !== 'object' || tensors === null || Array.isArray(tensors) || tensors instanceof Tensor) {
+    throw new ArgumentError(
+      `${where}: expected tensors as an object or Map of name to Tensor, got ${describeValue(tensors)}`,
+    );
+  }
+  const pairs: Array<[unknown, unknown]> =
+    tensors instanceof Map ? [...tensors.entries()] : Object.keys(tensors).map((k) => [k, (tensors as Record<string, unknown>)[k]]);
+  const items: Array<[string, number[], Float32Array]> = [];
+  for (const [name, value] of pairs) {
+    if (typeof name !== 'string') throw new ArgumentError(`${where}: expected tensor names as strings, got ${describeValue(name)}`);
+    if (name === '__metadata__') {
+      throw new ArgumentError(`${where}: expected a tensor name other than '__metadata__' (the format's own key), got '__metadata__'`);
+    }
+    checkWellFormed(where, 'tensor name', name);
+    if (!(value instanceof Tensor)) throw new ArgumentError(`${where}: tensor ${quote(name)}: expected a Tensor, got ${describeValue(value)}`);
+    let values: Float32Array;
+    try {
+      values = value.values;
+    } catch (e) {
+      throw new ArgumentError(`${where}: tensor ${quote(name)}: expected a readable Tensor, got one that fails: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    const bad = value.shape.findIndex((d) => !isSize(d));
+    if (bad >= 0) {
+      // core-tensor allows any integer dimension of an empty tensor; a file holds only safe integers.
+      throw new RangeArgumentError(
+        `${where}: tensor ${quote(name)}: expected a shape of safe integers, got dimension ${bad} = ${describeValue(value.shape[bad])}`,
+      );
+    }
+    items.push([name, value.shape.map((d) => d + 0), values]);
+  }
+  return items.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** The metadata as a prototype-free object of strings, or null when there is none to write. */
+function readMetadata(where: string, metadata: unknown): Record<string, string> | null {
+  if (metadata === undefined || metadata === null) return null;
+  if (typeof metadata !== 'object' || Array.isArray(metadata)) {
+    throw new ArgumentError(`${where}: expected metadata as an object or Map of string to string, got ${describeValue(metadata)}`);
+  }
+  const pairs: Array<[unknown, unknown]> =
+    metadata instanceof Map ? [...metadata.entries()] : Object.keys(metadata).map((k) => [k, (metadata as Record<string, unknown>)[k]]);
+  const out: Record<string, string> = Object.create(null);
+  for (const [key, value] of pairs) {
+    if (typeof key !== 'string') throw new ArgumentError(`${where}: expected metadata keys as strings, got ${describeValue(key)}`);
+    checkWellFormed(where, 'metadata key', key);
+    if (typeof value !== 'string') {
+      throw new ArgumentError(`${where}: metadata key ${quote(key)}: expected a string value, got ${describeValue(value)}`);
+    }
+    checkWellFormed(where, `metadata value of ${quote(key)}`, value);
+    out[key] = value;
+  }
+  return pairs.length > 0 ? out : null;
+}
+
+/** A lone UTF-16 surrogate has no UTF-8 form: other readers of the file would refuse it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkWellFormed(where: string, what: string, text: string): void {
+  const m = LONE_SURROGATE.exec(text);
+  if (m) {
+    const code = m[0].charCodeAt(0).toString(16).toUpperCase();
+    throw new ArgumentError(
+      `${where}: expected a well-formed Unicode ${what}, got ${describeValue(text)} with a lone surrogate U+${code} at index ${m.index}`,
+    );
+  }
+}
+
+function allocate(where: string, bytes: number): Uint8Array {
+  try {
+    return new Uint8Array(bytes);
+  } catch (e) {
+    throw new RangeArgumentError(`${where}: the file would need ${bytes} bytes, more than one Uint8Array can hold`, { cause: e });
+  }
 }
