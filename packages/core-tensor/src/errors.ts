@@ -23,27 +23,43 @@ function isBranded(value: unknown, brand: symbol): boolean {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: TypeScript's mixin pattern needs a constructor of any[]
+type ErrorClass = new (...args: any[]) => Error;
+
+/**
+ * `Base` with recur's brands: instances carry the RecurError brand and one per class of their chain,
+ * and `instanceof` / `isInstance` test the brand, so they work across copies of this package.
+ */
+function branded<B extends ErrorClass>(Base: B, brand: symbol) {
+  return class Branded extends Base {
+    static readonly brand: symbol = brand;
+
+    // biome-ignore lint/suspicious/noExplicitAny: a mixin's constructor must take any[]
+    constructor(...args: any[]) {
+      super(args[0] as string, args[1] as { cause?: unknown } | undefined);
+      this.name = new.target.name;
+      applyBrands(this, new.target);
+    }
+
+    /** True for an error of this class (or a subclass), even from another copy of the package. */
+    static isInstance(value: unknown): boolean {
+      return isBranded(value, this.brand);
+    }
+
+    static override [Symbol.hasInstance](value: unknown): boolean {
+      return this.isInstance(value);
+    }
+  };
+}
+
 /**
  * Base class of every error recur throws on purpose.
  * @example
  * try { tensor([1, 2], [3]); } catch (e) { if (RecurError.isInstance(e)) console.log(e.message); }
  */
-export class RecurError extends Error {
-  protected static readonly brand: symbol = BRAND;
-
+export class RecurError extends branded(Error, BRAND) {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
-    applyBrands(this, new.target);
-  }
-
-  /** True for an error of this class (or a subclass), even from another copy of the package. */
-  static isInstance(value: unknown): boolean {
-    return isBranded(value, this.brand);
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return this.isInstance(value);
   }
 }
 
@@ -53,7 +69,7 @@ export class RecurError extends Error {
  * tensor([1, 2, 3], [2, 2]); // ShapeError: tensor: data has 3 values, expected 4 for shape [2,2]
  */
 export class ShapeError extends RecurError {
-  protected static override readonly brand: symbol = brandOf('ShapeError');
+  static override readonly brand: symbol = brandOf('ShapeError');
 }
 
 /**
@@ -62,7 +78,7 @@ export class ShapeError extends RecurError {
  * await setBackend('nope'); // BackendError: setBackend: unknown backend 'nope'; registered: js
  */
 export class BackendError extends RecurError {
-  protected static override readonly brand: symbol = brandOf('BackendError');
+  static override readonly brand: symbol = brandOf('BackendError');
   /** For an aggregate failure (`ready()`), each backend's own error. */
   readonly failures: ReadonlyArray<{ backend: string; error: unknown }>;
 
@@ -81,7 +97,7 @@ export class BackendError extends RecurError {
  * lstm.loadStateDict({}); // StateDictError: LSTM.loadStateDict: 4 problems: missing key weight_ih_l0 ...
  */
 export class StateDictError extends RecurError {
-  protected static override readonly brand: symbol = brandOf('StateDictError');
+  static override readonly brand: symbol = brandOf('StateDictError');
 }
 
 /**
@@ -90,31 +106,18 @@ export class StateDictError extends RecurError {
  * loadSafetensors(new Uint8Array(3)); // SafetensorsError: safetensors: file is 3 bytes, too short ...
  */
 export class SafetensorsError extends RecurError {
-  protected static override readonly brand: symbol = brandOf('SafetensorsError');
+  static override readonly brand: symbol = brandOf('SafetensorsError');
 }
 
 /**
  * An argument of the wrong kind (a number where a tensor was expected, an unknown option value or
  * operation name). Also a `TypeError`, as JavaScript users expect for such mistakes.
  * @example
- * new LSTM('5', 10); // ArgumentError: LSTM: expected (inputSize, hiddenSize, ...) or an options object, got ('5', 10)
+ * new LSTM('5', 10); // ArgumentError: LSTM: expected (inputSize, hiddenSize, ...) or an options object, got (the string '5', number 10)
  */
-export class ArgumentError extends TypeError {
-  protected static readonly brand: symbol = brandOf('ArgumentError');
-
+export class ArgumentError extends branded(TypeError, brandOf('ArgumentError')) {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
-    applyBrands(this, new.target);
-  }
-
-  /** True for an ArgumentError, even from another copy of the package. */
-  static isInstance(value: unknown): boolean {
-    return isBranded(value, this.brand);
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return this.isInstance(value);
   }
 }
 
@@ -122,24 +125,11 @@ export class ArgumentError extends TypeError {
  * A numeric argument outside what it allows (a negative size, a dropout above 1, a size no memory can
  * hold). Also a `RangeError`.
  * @example
- * new GRU(4, 0); // RangeArgumentError: GRU: hiddenSize must be greater than zero, got 0
+ * new GRU(4, 0); // RangeArgumentError: GRU: hiddenSize must be an integer greater than zero, got number 0
  */
-export class RangeArgumentError extends RangeError {
-  protected static readonly brand: symbol = brandOf('RangeArgumentError');
-
+export class RangeArgumentError extends branded(RangeError, brandOf('RangeArgumentError')) {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
-    applyBrands(this, new.target);
-  }
-
-  /** True for a RangeArgumentError, even from another copy of the package. */
-  static isInstance(value: unknown): boolean {
-    return isBranded(value, this.brand);
-  }
-
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return this.isInstance(value);
   }
 }
 
