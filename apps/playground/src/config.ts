@@ -1,5 +1,7 @@
 // The playground's configuration: what the form holds, its limits, and the PyTorch shapes it implies.
 
+import { gateCount as coreGateCount } from '@recur/core-tensor';
+
 export type ModuleKind = 'RNN' | 'LSTM' | 'GRU' | 'RNNCell' | 'LSTMCell' | 'GRUCell';
 
 export interface Config {
@@ -46,7 +48,8 @@ export const LIMITS = {
 export const MAX_FLOPS = 4e9;
 
 export const isCell = (k: ModuleKind) => k.endsWith('Cell');
-export const gateCount = (k: ModuleKind) => (k.startsWith('LSTM') ? 4 : k.startsWith('GRU') ? 3 : 1);
+const MODES = { LSTM: 'lstm', GRU: 'gru', RNN: 'rnn_tanh' } as const;
+export const gateCount = (k: ModuleKind) => coreGateCount(MODES[layerKind(k)]);
 export const layerKind = (k: ModuleKind) => k.replace('Cell', '') as 'RNN' | 'LSTM' | 'GRU';
 
 export function numDirections(c: Config): number {
