@@ -50,6 +50,6 @@ export {
   unregisterBackend,
 } from './registry.js';
 export type { BackendStatus } from './registry.js';
-export { Generator, deterministicLog, globalGenerator, manualSeed } from './rng.js';
-export { Tensor, checkShape, full, ones, rand, randn, tensor, zeros } from './tensor.js';
+export { Generator, globalGenerator, manualSeed } from './rng.js';
+export { Tensor, full, ones, rand, randn, tensor, zeros } from './tensor.js';
 export type { DType, NestedArray, RandomOptions } from './tensor.js';
