@@ -2,30 +2,63 @@
 // sorted by decreasing length one step after another, so recurrent kernels run each step over the
 // sequences still active and spend no work on padding.
 
-import { ShapeError, Tensor, formatShape } from '@recur/core-tensor';
+import { ArgumentError, RangeArgumentError, ShapeError, Tensor, describeValue, formatShape } from '@recur/core-tensor';
+
+/** Indices as the constructor accepts them: an Int32Array or an array of integers. */
+type IndexArray = Int32Array | readonly number[];
 
 /**
  * Sequences of different lengths packed time step by time step, as PyTorch's `PackedSequence`.
- * `data` is `[sum(lengths), *]`; `batchSizes[t]` is how many sequences are active at step t;
- * `sortedIndices[i]` is the original batch index of the i-th longest sequence (null when the
- * input was already sorted), and `unsortedIndices` its inverse.
+ * `data` is `[sum(batchSizes), *]`; `batchSizes[t]` is how many sequences are active at step t
+ * (positive, never increasing); `sortedIndices[i]` is the original batch index of the i-th longest
+ * sequence (null when the input was already sorted), and `unsortedIndices` its inverse. Every field
+ * is checked on construction (the indices must be a permutation of the batch) and copied, so a
+ * PackedSequence is consistent whatever it was built from.
  * @example
  * const packed = packPaddedSequence(x, [5, 3, 2]);
  * packed.batchSizes; // Int32Array [3, 3, 2, 1, 1]
  */
 export class PackedSequence {
+  readonly data: Tensor;
+  readonly batchSizes: Int32Array;
+  readonly sortedIndices: Int32Array | null;
+  readonly unsortedIndices: Int32Array | null;
+
   constructor(
-    readonly data: Tensor,
-    readonly batchSizes: Int32Array,
-    readonly sortedIndices: Int32Array | null = null,
-    readonly unsortedIndices: Int32Array | null = sortedIndices ? invertPermutation(sortedIndices) : null,
+    data: Tensor,
+    batchSizes: IndexArray,
+    sortedIndices: IndexArray | null = null,
+    unsortedIndices: IndexArray | null = null,
   ) {
-    const total = batchSizes.reduce((a, b) => a + b, 0);
+    const where = 'PackedSequence';
+    if (!(data instanceof Tensor)) throw new ArgumentError(`${where}: expected data as a Tensor, got ${describeValue(data)}`);
+    this.batchSizes = checkBatchSizes(where, batchSizes);
+    let total = 0;
+    for (const b of this.batchSizes) total += b;
     if (data.shape.length < 1 || data.shape[0] !== total) {
       throw new ShapeError(
-        `PackedSequence: data must have sum(batchSizes) = ${total} rows, got shape ${formatShape(data.shape)}`,
+        `${where}: data must have sum(batchSizes) = ${total} rows, got shape ${formatShape(data.shape)}`,
       );
     }
+    this.data = data;
+    const B = this.batchSizes[0] ?? 0;
+    this.sortedIndices = sortedIndices == null ? null : checkPermutation(where, 'sortedIndices', sortedIndices, B);
+    if (unsortedIndices == null) {
+      this.unsortedIndices = this.sortedIndices ? invertPermutation(this.sortedIndices) : null;
+      return;
+    }
+    const unsorted = checkPermutation(where, 'unsortedIndices', unsortedIndices, B);
+    if (!this.sortedIndices) {
+      throw new ArgumentError(`${where}: expected unsortedIndices only with sortedIndices (as their inverse), got unsortedIndices alone`);
+    }
+    for (let i = 0; i < B; i++) {
+      if (unsorted[this.sortedIndices[i]!] !== i) {
+        throw new ArgumentError(
+          `${where}: expected unsortedIndices to be the inverse of sortedIndices (unsortedIndices[sortedIndices[i]] = i), got unsortedIndices[${this.sortedIndices[i]}] = ${unsorted[this.sortedIndices[i]!]} for i = ${i}`,
+        );
+      }
+    }
+    this.unsortedIndices = unsorted;
   }
 
   /** Number of sequences. */
@@ -42,6 +75,59 @@ export class PackedSequence {
   }
 }
 
+/** The integers of an Int32Array or a plain array, copied; `what` names the argument in errors. */
+function integers(where: string, what: string, values: unknown): Int32Array {
+  if (!(values instanceof Int32Array) && !Array.isArray(values)) {
+    throw new ArgumentError(`${where}: expected ${what} as an Int32Array or an array of integers, got ${describeValue(values)}`);
+  }
+  const out = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v: unknown = values[i];
+    if (!Number.isInteger(v)) throw new ArgumentError(`${where}: expected ${what} of integers, got ${what}[${i}] = ${describeValue(v)}`);
+    if ((v as number) < -(2 ** 31) || (v as number) >= 2 ** 31) {
+      throw new RangeArgumentError(`${where}: expected ${what} of 32-bit integers, got ${what}[${i}] = ${describeValue(v)}`);
+    }
+    out[i] = v as number;
+  }
+  return out;
+}
+
+/** Batch sizes per step: positive and never increasing, as packing produces them. */
+function checkBatchSizes(where: string, batchSizes: unknown): Int32Array {
+  const sizes = integers(where, 'batchSizes', batchSizes);
+  for (let t = 0; t < sizes.length; t++) {
+    if (sizes[t]! < 1) {
+      throw new RangeArgumentError(`${where}: expected batchSizes of at least 1 (sequences active at each step), got batchSizes[${t}] = ${sizes[t]}`);
+    }
+    if (t > 0 && sizes[t]! > sizes[t - 1]!) {
+      throw new ShapeError(
+        `${where}: expected batchSizes that never increase (sequences sorted by decreasing length), got batchSizes[${t - 1}] = ${sizes[t - 1]} then batchSizes[${t}] = ${sizes[t]}`,
+      );
+    }
+  }
+  return sizes;
+}
+
+/** A copy of `indices` after checking it is a permutation of `0..B-1`. */
+function checkPermutation(where: string, what: string, indices: unknown, B: number): Int32Array {
+  const p = integers(where, what, indices);
+  if (p.length !== B) {
+    throw new ShapeError(`${where}: expected ${what} to be a permutation of the batch of ${B} (batchSizes[0]), got ${p.length} indices`);
+  }
+  const seen = new Uint8Array(B);
+  for (let i = 0; i < B; i++) {
+    const b = p[i]!;
+    if (b < 0 || b >= B) {
+      throw new RangeArgumentError(`${where}: expected ${what} to be a permutation of 0..${B - 1}, got ${what}[${i}] = ${b}`);
+    }
+    if (seen[b]) {
+      throw new ArgumentError(`${where}: expected ${what} to be a permutation of 0..${B - 1} (each index once), got ${b} twice, again at ${what}[${i}]`);
+    }
+    seen[b] = 1;
+  }
+  return p;
+}
+
 export function invertPermutation(p: Int32Array): Int32Array {
   const inv = new Int32Array(p.length);
   for (let i = 0; i < p.length; i++) inv[p[i]!] = i;
@@ -56,12 +142,54 @@ export function sortedLengths(batchSizes: Int32Array): Int32Array {
   return lengths;
 }
 
-function toLengths(where: string, lengths: readonly number[] | Int32Array | Tensor): number[] {
-  const values = lengths instanceof Tensor ? Array.from(lengths.values) : Array.from(lengths as ArrayLike<number>);
-  for (const v of values) {
-    if (!Number.isInteger(v)) throw new ShapeError(`${where}: lengths must be integers, got [${values.join(',')}]`);
+/**
+ * Lengths as an array of integers, from an array, an integer typed array or a 1-D Tensor; anything
+ * else (null, a string, a number) is an ArgumentError.
+ */
+function toLengths(where: string, lengths: unknown): number[] {
+  let values: ArrayLike<unknown>;
+  if (lengths instanceof Tensor) {
+    if (lengths.shape.length !== 1) {
+      throw new ShapeError(`${where}: expected lengths as a 1-D Tensor, got shape ${formatShape(lengths.shape)}`);
+    }
+    values = lengths.values;
+  } else if (Array.isArray(lengths) || isNumberArray(lengths)) {
+    values = lengths as ArrayLike<unknown>;
+  } else {
+    throw new ArgumentError(`${where}: expected lengths as an array, Int32Array or 1-D Tensor of integers, got ${describeValue(lengths)}`);
   }
-  return values;
+  const out = new Array<number>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v)) throw new ArgumentError(`${where}: lengths must be integers, got lengths[${i}] = ${describeValue(v)}`);
+    out[i] = v as number;
+  }
+  return out;
+}
+
+function isNumberArray(v: unknown): v is ArrayLike<number> {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array);
+}
+
+/** An options argument: undefined means defaults; anything but an object is an ArgumentError. */
+function readOptions<T extends object>(where: string, options: unknown, names: readonly (keyof T & string)[]): Partial<T> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ArgumentError(`${where}: expected options as an object { ${names.join(', ')} }, got ${describeValue(options)}`);
+  }
+  return options as Partial<T>;
+}
+
+function readPaddingValue(where: string, value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number') throw new ArgumentError(`${where}: expected paddingValue as a number, got ${describeValue(value)}`);
+  return value;
+}
+
+function readBoolean(where: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new ArgumentError(`${where}: expected ${name} as a boolean, got ${describeValue(value)}`);
+  return value;
 }
 
 export interface PackOptions {
@@ -81,15 +209,16 @@ export interface PackOptions {
 export function packPaddedSequence(
   input: Tensor,
   lengths: readonly number[] | Int32Array | Tensor,
-  options: PackOptions = {},
+  options?: PackOptions,
 ): PackedSequence {
   const where = 'packPaddedSequence';
-  if (!(input instanceof Tensor)) throw new TypeError(`${where}: expected input as a Tensor, got ${typeof input}`);
+  if (!(input instanceof Tensor)) throw new ArgumentError(`${where}: expected input as a Tensor, got ${describeValue(input)}`);
   if (input.shape.length < 2) {
     throw new ShapeError(`${where}: expected input of rank >= 2 ([T, B, *]), got shape ${formatShape(input.shape)}`);
   }
-  const batchFirst = options.batchFirst ?? false;
-  const enforceSorted = options.enforceSorted ?? true;
+  const opts = readOptions<PackOptions>(where, options, ['batchFirst', 'enforceSorted']);
+  const batchFirst = readBoolean(where, 'batchFirst', opts.batchFirst, false);
+  const enforceSorted = readBoolean(where, 'enforceSorted', opts.enforceSorted, true);
   const T = input.shape[batchFirst ? 1 : 0]!;
   const B = input.shape[batchFirst ? 0 : 1]!;
   const lens = toLengths(where, lengths);
@@ -152,21 +281,22 @@ export interface PadOptions {
  * @example
  * const [padded, lengths] = padPackedSequence(outPacked, { batchFirst: false, paddingValue: 0 });
  */
-export function padPackedSequence(sequence: PackedSequence, options: PadOptions = {}): [Tensor, number[]] {
+export function padPackedSequence(sequence: PackedSequence, options?: PadOptions): [Tensor, number[]] {
   const where = 'padPackedSequence';
-  if (!(sequence instanceof PackedSequence)) throw new TypeError(`${where}: expected a PackedSequence, got ${typeof sequence}`);
+  if (!(sequence instanceof PackedSequence)) throw new ArgumentError(`${where}: expected a PackedSequence, got ${describeValue(sequence)}`);
+  const opts = readOptions<PadOptions>(where, options, ['batchFirst', 'paddingValue', 'totalLength']);
   const { batchSizes, data } = sequence;
   const maxLen = batchSizes.length;
-  const T = options.totalLength ?? maxLen;
+  const T = opts.totalLength ?? maxLen;
   if (!Number.isInteger(T) || T < maxLen) {
     throw new ShapeError(
-      `${where}: expected totalLength to be at least the length of the longest sequence (${maxLen}), but got totalLength=${options.totalLength}`,
+      `${where}: expected totalLength to be at least the length of the longest sequence (${maxLen}), but got totalLength=${typeof opts.totalLength === 'number' ? opts.totalLength : describeValue(opts.totalLength)}`,
     );
   }
   const B = sequence.batch;
   const F = data.size / (data.shape[0] || 1);
-  const batchFirst = options.batchFirst ?? false;
-  const out = new Float32Array(T * B * F).fill(options.paddingValue ?? 0);
+  const batchFirst = readBoolean(where, 'batchFirst', opts.batchFirst, false);
+  const out = new Float32Array(T * B * F).fill(readPaddingValue(where, opts.paddingValue));
   const src = data.values;
   const sorted = sequence.sortedIndices;
   let r = 0;
@@ -186,17 +316,18 @@ export function padPackedSequence(sequence: PackedSequence, options: PadOptions 
  * @example
  * padSequence([tensor([[1], [2], [3]]), tensor([[4]])]).shape; // [3, 2, 1]
  */
-export function padSequence(sequences: readonly Tensor[], options: { batchFirst?: boolean; paddingValue?: number } = {}): Tensor {
+export function padSequence(sequences: readonly Tensor[], options?: { batchFirst?: boolean; paddingValue?: number }): Tensor {
   const where = 'padSequence';
   if (!Array.isArray(sequences) || sequences.length === 0) {
-    throw new ShapeError(`${where}: expected a non-empty array of tensors, got ${Array.isArray(sequences) ? 'an empty array' : typeof sequences}`);
+    throw new ShapeError(`${where}: expected a non-empty array of tensors, got ${describeValue(sequences)}`);
   }
+  const opts = readOptions<PadOptions>(where, options, ['batchFirst', 'paddingValue']);
   const trailing = checkTrailing(where, sequences);
   const F = trailing.reduce((a, b) => a * b, 1);
   const B = sequences.length;
-  const T = Math.max(...sequences.map((s) => s.shape[0]!));
-  const batchFirst = options.batchFirst ?? false;
-  const out = new Float32Array(T * B * F).fill(options.paddingValue ?? 0);
+  const T = sequences.reduce((m, s) => Math.max(m, s.shape[0]!), 0);
+  const batchFirst = readBoolean(where, 'batchFirst', opts.batchFirst, false);
+  const out = new Float32Array(T * B * F).fill(readPaddingValue(where, opts.paddingValue));
   sequences.forEach((s, b) => {
     for (let t = 0; t < s.shape[0]!; t++) {
       out.set(s.values.subarray(t * F, (t + 1) * F), (batchFirst ? b * T + t : t * B + b) * F);
@@ -208,7 +339,7 @@ export function padSequence(sequences: readonly Tensor[], options: { batchFirst?
 function checkTrailing(where: string, sequences: readonly Tensor[]): number[] {
   const first = sequences[0]!;
   sequences.forEach((s, i) => {
-    if (!(s instanceof Tensor)) throw new TypeError(`${where}: sequence ${i} is not a Tensor`);
+    if (!(s instanceof Tensor)) throw new ArgumentError(`${where}: expected sequence ${i} as a Tensor, got ${describeValue(s)}`);
     if (s.shape.length < 1) throw new ShapeError(`${where}: sequence ${i} must have rank >= 1, got a scalar`);
     const same = s.shape.length === first.shape.length && s.shape.every((d, k) => k === 0 || d === first.shape[k]);
     if (!same) {
@@ -226,12 +357,14 @@ function checkTrailing(where: string, sequences: readonly Tensor[]): number[] {
  * @example
  * const packed = packSequence([a, b, c], { enforceSorted: false });
  */
-export function packSequence(sequences: readonly Tensor[], options: { enforceSorted?: boolean } = {}): PackedSequence {
+export function packSequence(sequences: readonly Tensor[], options?: { enforceSorted?: boolean }): PackedSequence {
+  const opts = readOptions<PackOptions>('packSequence', options, ['enforceSorted']);
+  const enforceSorted = readBoolean('packSequence', 'enforceSorted', opts.enforceSorted, true);
   const padded = padSequence(sequences);
   return packPaddedSequence(
     padded,
     sequences.map((s) => s.shape[0]!),
-    { enforceSorted: options.enforceSorted ?? true },
+    { enforceSorted },
   );
 }
 
@@ -240,11 +373,13 @@ export function packSequence(sequences: readonly Tensor[], options: { enforceSor
  * @example
  * const [a, b] = unpadSequence(padded, [3, 1]);
  */
-export function unpadSequence(padded: Tensor, lengths: readonly number[] | Int32Array | Tensor, options: { batchFirst?: boolean } = {}): Tensor[] {
+export function unpadSequence(padded: Tensor, lengths: readonly number[] | Int32Array | Tensor, options?: { batchFirst?: boolean }): Tensor[] {
   const where = 'unpadSequence';
-  const batchFirst = options.batchFirst ?? false;
-  if (!(padded instanceof Tensor) || padded.shape.length < 2) {
-    throw new ShapeError(`${where}: expected a padded Tensor of rank >= 2`);
+  const opts = readOptions<PackOptions>(where, options, ['batchFirst']);
+  const batchFirst = readBoolean(where, 'batchFirst', opts.batchFirst, false);
+  if (!(padded instanceof Tensor)) throw new ArgumentError(`${where}: expected a padded Tensor, got ${describeValue(padded)}`);
+  if (padded.shape.length < 2) {
+    throw new ShapeError(`${where}: expected a padded Tensor of rank >= 2, got shape ${formatShape(padded.shape)}`);
   }
   const T = padded.shape[batchFirst ? 1 : 0]!;
   const B = padded.shape[batchFirst ? 0 : 1]!;
