@@ -50,6 +50,9 @@ export {
   unregisterBackend,
 } from './registry.js';
 export type { BackendStatus } from './registry.js';
+export { GradError, GradNode, isGradEnabled, noGrad, recordOp } from './autograd.js';
+export type { BackwardFn, BackwardOptions } from './autograd.js';
+export { cat, stack } from './ops.js';
 export { Generator, globalGenerator, manualSeed } from './rng.js';
 export { Tensor, full, ones, rand, randn, tensor, zeros } from './tensor.js';
-export type { DType, NestedArray, RandomOptions } from './tensor.js';
+export type { DType, NestedArray, RandomOptions, TensorOptions } from './tensor.js';

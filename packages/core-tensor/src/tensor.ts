@@ -1,13 +1,22 @@
-// The float32 Tensor: an immutable shape over row-major data held in a Float32Array. Kernels read and
-// write plain Float32Arrays; a Tensor is what users hold.
+// The float32 Tensor: an immutable shape over row-major data held in a Float32Array, and, when it
+// requires grad, its place on the autograd tape. Kernels read and write plain Float32Arrays; a Tensor
+// is what users hold. The differentiable operations live in ops.ts, the tape in autograd.ts.
 
-import { ShapeError, formatShape } from './errors.js';
+import { type BackwardOptions, type GradNode, GradError, runBackward } from './autograd.js';
+import { ArgumentError, ShapeError, describeValue, formatShape } from './errors.js';
+import * as ops from './ops.js';
 import { Generator, globalGenerator } from './rng.js';
 
 /** Nested arrays of numbers, as accepted by `tensor()` and returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
 
 export type DType = 'float32';
+
+/** Options of tensor creation. */
+export interface TensorOptions {
+  /** Record operations on this tensor so gradients reach `.grad` (default false). */
+  requiresGrad?: boolean;
+}
 
 /**
  * An n-dimensional float32 array, row-major (C order).
@@ -21,9 +30,14 @@ export class Tensor {
   readonly dtype: DType = 'float32';
   readonly size: number;
   #data: Float32Array | null;
+  #requiresGrad = false;
+  #grad: Tensor | null = null;
+  #gradFn: GradNode | null = null;
+  #outputIndex = 0;
+  #version = 0;
 
   /** Wraps `data` (not copied) as a tensor of `shape`; throws `ShapeError` if the sizes differ. */
-  constructor(data: Float32Array, shape: readonly number[]) {
+  constructor(data: Float32Array, shape: readonly number[], options?: TensorOptions) {
     const size = checkShape(shape, 'Tensor');
     if (!(data instanceof Float32Array)) {
       throw new ShapeError(`Tensor: expected data as a Float32Array, got ${describe(data)}`);
@@ -36,6 +50,7 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
     this.size = size;
     this.#data = data;
+    if (options?.requiresGrad) this.requiresGrad = true;
   }
 
   /** Number of dimensions. */
@@ -45,7 +60,7 @@ export class Tensor {
 
   /**
    * The backing array itself, without a copy. For kernels and modules that only read it;
-   * writing to it changes the tensor.
+   * writing to it changes the tensor (call `markModified()` afterwards).
    */
   get values(): Float32Array {
     if (this.#data === null) throw new ShapeError('Tensor: used after dispose()');
@@ -76,13 +91,209 @@ export class Tensor {
     return build(0, 0, this.size);
   }
 
-  /** A tensor sharing this one's values with another shape of the same size; `-1` infers one dimension. */
+  // ---- autograd ----
+
+  /**
+   * Whether operations on this tensor are recorded so that `backward()` reaches it. Settable on
+   * leaves (tensors not produced by a recorded operation), as PyTorch's `requires_grad`.
+   */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+
+  set requiresGrad(flag: boolean) {
+    if (typeof flag !== 'boolean') throw new ArgumentError(`Tensor.requiresGrad: expected a boolean, got ${describeValue(flag)}`);
+    if (this.#gradFn && !flag) {
+      throw new GradError('Tensor.requiresGrad: can only change the flag of a leaf tensor; use detach() to cut a non-leaf out of the graph');
+    }
+    this.#requiresGrad = flag;
+  }
+
+  /** Sets `requiresGrad` and returns the tensor. @example const w = randn([3, 2]).requiresGrad_(); */
+  requiresGrad_(flag = true): this {
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /** The gradient accumulated by `backward()` (null until one reaches this leaf, or after zeroing). */
+  get grad(): Tensor | null {
+    return this.#grad;
+  }
+
+  set grad(g: Tensor | null) {
+    if (g !== null && (!(g instanceof Tensor) || g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i]))) {
+      throw new ShapeError(`Tensor.grad: expected null or a tensor of shape ${formatShape(this.shape)}, got ${describeValue(g)}`);
+    }
+    this.#grad = g;
+  }
+
+  /** The recorded operation that produced this tensor, or null for a leaf. */
+  get gradFn(): GradNode | null {
+    return this.#gradFn;
+  }
+
+  /** Which output of `gradFn` this tensor is. */
+  get outputIndex(): number {
+    return this.#outputIndex;
+  }
+
+  /** True unless this tensor was produced by a recorded operation. */
+  get isLeaf(): boolean {
+    return this.#gradFn === null;
+  }
+
+  /**
+   * Computes the gradients of this tensor with respect to every leaf that requires grad and adds
+   * them to their `.grad`. A scalar needs no `gradient`; any other tensor needs one of its shape.
+   * @example
+   * const loss = mseLoss(pred, target); loss.backward(); w.grad;
+   */
+  backward(gradient?: Tensor | null, options?: BackwardOptions): void {
+    let seed: Float32Array;
+    if (gradient === undefined || gradient === null) {
+      if (this.size !== 1) {
+        throw new GradError(
+          `backward: a gradient can be implied only for a scalar output; expected a gradient of shape ${formatShape(this.shape)} as backward(gradient)`,
+        );
+      }
+      seed = Float32Array.of(1);
+    } else {
+      if (!(gradient instanceof Tensor) || gradient.shape.length !== this.shape.length || gradient.shape.some((d, i) => d !== this.shape[i])) {
+        throw new ShapeError(`backward: expected a gradient of shape ${formatShape(this.shape)}, got ${describeValue(gradient)}`);
+      }
+      seed = gradient.values;
+    }
+    runBackward(this, seed, options);
+  }
+
+  /** A tensor sharing these values, cut out of the graph (no grad). @example hN = hN.detach(); */
+  detach(): Tensor {
+    return new Tensor(this.values, this.shape);
+  }
+
+  /** Counts in-place changes, so cached forms of the values (prepared weights) know to rebuild. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Records that `values` were changed in place (optimizers and loaders call it). */
+  markModified(): void {
+    this.#version++;
+  }
+
+  /** @internal Attaches the recorded operation that produced this tensor. */
+  _attach(node: GradNode, index: number): void {
+    this.#gradFn = node;
+    this.#outputIndex = index;
+    this.#requiresGrad = true;
+  }
+
+  /** @internal Adds a gradient into `.grad` (a leaf's accumulation, as PyTorch's AccumulateGrad). */
+  _accumulateGrad(g: Float32Array): void {
+    if (!this.#grad) {
+      this.#grad = new Tensor(Float32Array.from(g), this.shape);
+      return;
+    }
+    const v = this.#grad.values;
+    for (let i = 0; i < v.length; i++) v[i]! += g[i]!;
+  }
+
+  // ---- operations (recorded when an operand requires grad) ----
+
+  /** `this + other`, broadcasting as PyTorch. */
+  add(other: Tensor | number): Tensor {
+    return ops.add(this, other);
+  }
+
+  /** `this - other`, broadcasting as PyTorch. */
+  sub(other: Tensor | number): Tensor {
+    return ops.sub(this, other);
+  }
+
+  /** `this * other`, elementwise, broadcasting as PyTorch. */
+  mul(other: Tensor | number): Tensor {
+    return ops.mul(this, other);
+  }
+
+  /** `this / other`, elementwise, broadcasting as PyTorch. */
+  div(other: Tensor | number): Tensor {
+    return ops.div(this, other);
+  }
+
+  neg(): Tensor {
+    return ops.neg(this);
+  }
+
+  /** `this @ other` for `other` of rank 1 or 2 (batched on the left). */
+  matmul(other: Tensor): Tensor {
+    return ops.matmul(this, other);
+  }
+
+  /** Sum over `dim`, or of every element when omitted. */
+  sum(dim?: number, keepDim = false): Tensor {
+    return ops.sum(this, dim, keepDim);
+  }
+
+  /** Mean over `dim`, or of every element when omitted. */
+  mean(dim?: number, keepDim = false): Tensor {
+    return ops.mean(this, dim, keepDim);
+  }
+
+  exp(): Tensor {
+    return ops.exp(this);
+  }
+
+  log(): Tensor {
+    return ops.log(this);
+  }
+
+  tanh(): Tensor {
+    return ops.tanh(this);
+  }
+
+  sigmoid(): Tensor {
+    return ops.sigmoid(this);
+  }
+
+  relu(): Tensor {
+    return ops.relu(this);
+  }
+
+  softmax(dim: number): Tensor {
+    return ops.softmax(this, dim);
+  }
+
+  logSoftmax(dim: number): Tensor {
+    return ops.logSoftmax(this, dim);
+  }
+
+  /** The same values in another shape; `-1` infers one dimension. */
   reshape(shape: readonly number[]): Tensor {
+    return ops.reshape(this, shape);
+  }
+
+  /** Swaps two dimensions. */
+  transpose(d0: number, d1: number): Tensor {
+    return ops.transpose(this, d0, d1);
+  }
+
+  /** Entry `index` of dimension `dim`, which is removed. */
+  select(dim: number, index: number): Tensor {
+    return ops.select(this, dim, index);
+  }
+
+  /** `length` entries of dimension `dim` from `start`. */
+  narrow(dim: number, start: number, length: number): Tensor {
+    return ops.narrow(this, dim, start, length);
+  }
+
+  /** @internal A tensor sharing these values in another shape, not recorded (reshape records it). */
+  view(shape: readonly number[]): Tensor {
     const inferred = inferReshape(shape, this.size, this.shape);
     return new Tensor(this.values, inferred);
   }
 
-  /** A deep copy. */
+  /** A deep copy (not recorded, like PyTorch's `clone().detach()`). */
   clone(): Tensor {
     return new Tensor(this.dataSync(), this.shape);
   }
@@ -98,7 +309,7 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor(shape=${formatShape(this.shape)}, dtype=${this.dtype})`;
+    return `Tensor(shape=${formatShape(this.shape)}, dtype=${this.dtype}${this.#requiresGrad ? ', requiresGrad=true' : ''})`;
   }
 }
 
@@ -156,7 +367,13 @@ type FlatData = Float32Array | Float64Array | Int32Array | Uint8Array | readonly
  * tensor(new Float32Array(30), [6, 5]);     // flat data + shape
  * tensor(3);                                // a scalar, shape []
  */
-export function tensor(data: NestedArray | FlatData, shape?: readonly number[]): Tensor {
+export function tensor(data: NestedArray | FlatData, shape?: readonly number[] | null, options?: TensorOptions): Tensor {
+  const t = build(data, shape ?? undefined);
+  if (options?.requiresGrad) t.requiresGrad = true;
+  return t;
+}
+
+function build(data: NestedArray | FlatData, shape?: readonly number[]): Tensor {
   if (shape !== undefined) {
     const size = checkShape(shape, 'tensor');
     const flat = toFlat(data);
