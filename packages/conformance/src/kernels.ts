@@ -14,6 +14,7 @@ import {
 } from '@recur/core-tensor';
 import { describe, expect, it } from 'vitest';
 import './allclose.js';
+import { describeBackwardConformance } from './backward.js';
 import { referenceLayer } from './reference.js';
 
 function randomArray(g: Generator, n: number, scale = 1): Float32Array {
@@ -126,7 +127,12 @@ export function runFused(
   return { out, hN, cN };
 }
 
+/**
+ * The whole suite for one backend: the forward kernels always, and the backward kernels where the
+ * backend declares the `backward` capability.
+ */
 export function describeKernelConformance(label: string, getBackend: () => Backend): void {
+  if (getBackend().capabilities?.backward) describeBackwardConformance(label, getBackend);
   describe(`kernel conformance: ${label}`, () => {
     describe('matmul', () => {
       const sizes = [1, 3, 17, 129];

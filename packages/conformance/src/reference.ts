@@ -4,6 +4,15 @@
 
 import { type RecurrentWeights, gateCount } from '@recur/core-tensor';
 
+/** `RecurrentWeights` with any numeric arrays (float64 for finite differences). */
+export type ReferenceWeights = Omit<RecurrentWeights, 'weightIh' | 'weightHh' | 'biasIh' | 'biasHh' | 'weightHr'> & {
+  weightIh: ArrayLike<number>;
+  weightHh: ArrayLike<number>;
+  biasIh: ArrayLike<number> | null;
+  biasHh: ArrayLike<number> | null;
+  weightHr: ArrayLike<number> | null;
+};
+
 export interface ReferenceResult {
   /** `[T, B, P]`; padding steps (past a sequence's length) stay 0. */
   out: Float64Array;
@@ -15,7 +24,7 @@ const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 const relu = (v: number) => (v > 0 || Number.isNaN(v) ? v : 0);
 
 /** `W[rows, cols] v + b` in float64, for rows [row0, row0 + n). */
-function affine(W: Float32Array, cols: number, v: ArrayLike<number>, b: Float32Array | null, row0: number, n: number): number[] {
+function affine(W: ArrayLike<number>, cols: number, v: ArrayLike<number>, b: ArrayLike<number> | null, row0: number, n: number): number[] {
   const y = new Array<number>(n);
   for (let r = 0; r < n; r++) {
     let s = b ? b[row0 + r]! : 0;
@@ -30,12 +39,12 @@ function affine(W: Float32Array, cols: number, v: ArrayLike<number>, b: Float32A
  * over its first `lengths[b]` steps only (reversed within them when `reverse`), as packed input does.
  */
 export function referenceLayer(
-  w: RecurrentWeights,
-  x: Float32Array,
+  w: ReferenceWeights,
+  x: ArrayLike<number>,
   T: number,
   B: number,
-  h0: Float32Array | null,
-  c0: Float32Array | null,
+  h0: ArrayLike<number> | null,
+  c0: ArrayLike<number> | null,
   reverse: boolean,
   lengths: number[] | null,
 ): ReferenceResult {
@@ -52,7 +61,7 @@ export function referenceLayer(
     const c = Array.from({ length: H }, (_, j) => (c0 ? c0[b * H + j]! : 0));
     for (let s = 0; s < len; s++) {
       const t = reverse ? len - 1 - s : s;
-      const xt = x.subarray((t * B + b) * I, (t * B + b + 1) * I);
+      const xt = Array.from({ length: I }, (_, k) => x[(t * B + b) * I + k]!);
       const gi = affine(w.weightIh, I, xt, w.biasIh, 0, GH);
       const gh = affine(w.weightHh, P, h, w.biasHh, 0, GH);
       if (w.mode === 'lstm') {

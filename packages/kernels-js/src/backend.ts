@@ -3,6 +3,7 @@
 
 import { BACKEND_INTERFACE_VERSION, type Backend, type RecurrentWeights, checkMatmulArgs, outArray } from '@recur/core-tensor';
 import { gemmPacked, packPanels } from './gemm.js';
+import { layerBackward } from './backward.js';
 import { JsPreparedWeights, JsWorkspace, layer } from './layers.js';
 
 const matmul: Backend['matmul'] = (a, b, m, k, n, options) => {
@@ -25,7 +26,7 @@ export const jsBackend: Backend = {
   name: 'js',
   priority: 1,
   interfaceVersion: BACKEND_INTERFACE_VERSION,
-  capabilities: {},
+  capabilities: { backward: true },
   init: async () => {},
   initSync: () => {},
   unavailableReason: () => null,
@@ -33,4 +34,5 @@ export const jsBackend: Backend = {
   prepareWeights: (w: RecurrentWeights) => new JsPreparedWeights(w),
   createWorkspace: (options) => new JsWorkspace(options),
   layer,
+  layerBackward,
 };

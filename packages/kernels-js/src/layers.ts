@@ -39,9 +39,12 @@ export class JsPreparedWeights implements PreparedWeights {
   readonly bHn: Float32Array;
   /** W_hr^T `[H, P]`, packed, or null. */
   readonly wHrT: Float32Array | null;
+  /** The weights as given, in PyTorch's layout (read by the backward pass). */
+  readonly source: RecurrentWeights;
   #disposed = false;
 
   constructor(w: RecurrentWeights) {
+    this.source = w;
     const G = gateCount(w.mode);
     const H = w.hiddenSize;
     const P = w.projSize > 0 ? w.projSize : H;
@@ -79,6 +82,17 @@ export class JsWorkspace implements Workspace {
   hFull = new Float32Array(0);
   /** The step being run. */
   readonly cursor: StepCursor = { row: 0, n: 0 };
+  // The reserve of a training workspace: what the last forward saved for layerBackward, per input row.
+  /** Gates after their nonlinearity: LSTM i,f,g,o; GRU r,z,n and W_hn h + b_hn (`[rows, 4H]`). */
+  acts = new Float32Array(0);
+  /** LSTM cell states `[rows, H]`. */
+  cs = new Float32Array(0);
+  /** Hidden states `[rows, P]`, as output before anything (dropout) touches the output buffer. */
+  hs = new Float32Array(0);
+  /** LSTM hidden states before the projection `[rows, H]`. */
+  hFulls = new Float32Array(0);
+  /** The arguments of the forward call the reserve holds. */
+  savedFor: LayerArgs | null = null;
   #disposed = false;
 
   constructor(options: WorkspaceOptions = {}) {
@@ -91,6 +105,13 @@ export class JsWorkspace implements Workspace {
     if (this.gx.length < rows * GH) this.gx = new Float32Array(rows * GH);
     if (this.gates.length < batch * GH) this.gates = new Float32Array(batch * GH);
     if (w.wHrT && this.hFull.length < batch * w.hiddenSize) this.hFull = new Float32Array(batch * w.hiddenSize);
+    if (!this.training) return;
+    const H = w.hiddenSize;
+    const actsWidth = w.mode === 'lstm' || w.mode === 'gru' ? 4 * H : 0;
+    if (this.acts.length < rows * actsWidth) this.acts = new Float32Array(rows * actsWidth);
+    if (w.mode === 'lstm' && this.cs.length < rows * H) this.cs = new Float32Array(rows * H);
+    if (this.hs.length < rows * w.outputSize) this.hs = new Float32Array(rows * w.outputSize);
+    if (w.wHrT && this.hFulls.length < rows * H) this.hFulls = new Float32Array(rows * H);
   }
 
   get disposed(): boolean {
@@ -102,6 +123,11 @@ export class JsWorkspace implements Workspace {
     this.gx = new Float32Array(0);
     this.gates = new Float32Array(0);
     this.hFull = new Float32Array(0);
+    this.acts = new Float32Array(0);
+    this.cs = new Float32Array(0);
+    this.hs = new Float32Array(0);
+    this.hFulls = new Float32Array(0);
+    this.savedFor = null;
   }
 }
 
@@ -117,9 +143,11 @@ export function layer(args: LayerArgs, workspace: Workspace): void {
   if (args.h0) {
     if (args.h0 !== args.hN) args.hN.set(args.h0);
   } else args.hN.fill(0);
+  workspace.savedFor = null;
   if (w.mode === 'lstm') lstmSteps(args, w, workspace, rows);
   else if (w.mode === 'gru') gruSteps(args, w, workspace, rows);
   else rnnSteps(args, w, workspace, rows);
+  if (workspace.training) workspace.savedFor = args;
 }
 
 /** gx[r, :] = x[r, :] W_ih^T + bias for every input row. */
@@ -141,6 +169,12 @@ function writeRows(args: LayerArgs, row: number, n: number, P: number, h: Float3
   }
 }
 
+/** Keeps one step's hidden states (and LSTM's pre-projection ones) in the reserve. */
+function saveRows(ws: JsWorkspace, row: number, n: number, P: number, h: Float32Array, hFull: Float32Array | null, H: number): void {
+  ws.hs.set(h.subarray(0, n * P), row * P);
+  if (hFull) ws.hFulls.set(hFull.subarray(0, n * H), row * H);
+}
+
 function lstmSteps(args: LayerArgs, w: JsPreparedWeights, ws: JsWorkspace, rows: number): void {
   const H = w.hiddenSize;
   const P = w.outputSize;
@@ -149,7 +183,8 @@ function lstmSteps(args: LayerArgs, w: JsPreparedWeights, ws: JsWorkspace, rows:
   if (args.c0) {
     if (args.c0 !== c) c.set(args.c0);
   } else c.fill(0);
-  const { gx, gates, cursor } = ws;
+  const { gx, gates, cursor, acts, cs } = ws;
+  const save = ws.training;
   const h = args.hN;
   const hFull = w.wHrT ? ws.hFull : h;
   for (let s = 0; s < args.seqLen; s++) {
@@ -168,17 +203,27 @@ function lstmSteps(args: LayerArgs, w: JsPreparedWeights, ws: JsWorkspace, rows:
         const cv = Math.fround(fg * c[cb + j]! + ig * gg);
         c[cb + j] = cv;
         hFull[cb + j] = og * Math.tanh(cv);
+        if (save) {
+          const a = (cursor.row + b) * GH + j;
+          acts[a] = ig;
+          acts[a + H] = fg;
+          acts[a + 2 * H] = gg;
+          acts[a + 3 * H] = og;
+          cs[(cursor.row + b) * H + j] = cv;
+        }
       }
     }
     if (w.wHrT) gemmPacked(nb, P, H, hFull, 0, H, w.wHrT, h, 0, P, false);
     writeRows(args, cursor.row, nb, P, h);
+    if (save) saveRows(ws, cursor.row, nb, P, h, w.wHrT ? hFull : null, H);
   }
 }
 
 function gruSteps(args: LayerArgs, w: JsPreparedWeights, ws: JsWorkspace, rows: number): void {
   const H = w.hiddenSize;
   const GH = 3 * H;
-  const { gx, gates, cursor } = ws;
+  const { gx, gates, cursor, acts } = ws;
+  const save = ws.training;
   const bHn = w.bHn;
   const h = args.hN;
   for (let s = 0; s < args.seqLen; s++) {
@@ -192,11 +237,20 @@ function gruSteps(args: LayerArgs, w: JsPreparedWeights, ws: JsWorkspace, rows: 
       for (let j = 0; j < H; j++) {
         const r = sigmoid(gx[x + j]! + gates[g + j]!);
         const z = sigmoid(gx[x + H + j]! + gates[g + H + j]!);
-        const n = Math.tanh(gx[x + 2 * H + j]! + r * (gates[g + 2 * H + j]! + bHn[j]!));
+        const hn = gates[g + 2 * H + j]! + bHn[j]!;
+        const n = Math.tanh(gx[x + 2 * H + j]! + r * hn);
         h[hb + j] = (1 - z) * n + z * h[hb + j]!;
+        if (save) {
+          const a = (cursor.row + b) * 4 * H + j;
+          acts[a] = r;
+          acts[a + H] = z;
+          acts[a + 2 * H] = n;
+          acts[a + 3 * H] = hn;
+        }
       }
     }
     writeRows(args, cursor.row, nb, H, h);
+    if (save) saveRows(ws, cursor.row, nb, H, h, null, H);
   }
 }
 
@@ -212,5 +266,6 @@ function rnnSteps(args: LayerArgs, w: JsPreparedWeights, ws: JsWorkspace, rows: 
     gemmPacked(nb, H, H, h, 0, H, w.wHhT, gates, 0, H, true);
     for (let i = 0; i < nb * H; i++) h[i] = useRelu ? relu(gates[i]!) : Math.tanh(gates[i]!);
     writeRows(args, cursor.row, nb, H, h);
+    if (ws.training) saveRows(ws, cursor.row, nb, H, h, null, H);
   }
 }
