@@ -50,7 +50,7 @@ export {
   unregisterBackend,
 } from './registry.js';
 export type { BackendStatus } from './registry.js';
-export { GradError, GradNode, isGradEnabled, noGrad, recordOp } from './autograd.js';
+export { GradError, GradNode, isGradEnabled, needsGrad, noGrad, recordOp } from './autograd.js';
 export type { BackwardFn, BackwardOptions } from './autograd.js';
 export { cat, stack } from './ops.js';
 export { Generator, globalGenerator, manualSeed } from './rng.js';

@@ -1,8 +1,12 @@
 // RNNCell, LSTMCell and GRUCell: one time step, as PyTorch's cells. A cell runs the same fused
 // kernel as the layers with T = 1, so its weights are prepared once and its numbers match theirs.
 
+import { jsBackend } from '@recur/kernels-js';
 import {
   ArgumentError,
+  activeBackend,
+  needsGrad,
+  recordOp,
   type RecurrentLayout,
   type RecurrentMode,
   ShapeError,
@@ -12,6 +16,7 @@ import {
 } from '@recur/core-tensor';
 import { expectTensor } from './inputs.js';
 import { RecurrentModule } from './module.js';
+import { gradsInStateDictOrder, runLayersForRecompute, runLayersRecorded } from './recorded.js';
 import { type CellArgs, resolveCellOptions } from './options.js';
 
 abstract class CellBase extends RecurrentModule {
@@ -51,7 +56,7 @@ abstract class CellBase extends RecurrentModule {
   }
 
   /** Checks a state (`[B, H]`, or `[H]` for unbatched input); null when not given. */
-  protected checkState(name: string, value: unknown, batch: number, batched: boolean): Float32Array | null {
+  protected checkState(name: string, value: unknown, batch: number, batched: boolean): Tensor | null {
     if (value === undefined || value === null) return null;
     const t = expectTensor(this.kind, name, value);
     const expected = batched ? [batch, this.hiddenSize] : [this.hiddenSize];
@@ -66,21 +71,54 @@ abstract class CellBase extends RecurrentModule {
     if (t.shape[t.shape.length - 1] !== this.hiddenSize) {
       throw new ShapeError(`${this.kind}: ${name} has inconsistent hiddenSize: expected ${this.hiddenSize}, got ${t.shape[t.shape.length - 1]}`);
     }
-    return t.values;
+    return t;
   }
 
-  /** One step through the fused kernel; returns h' and (LSTM) c'. */
-  protected step(input: Tensor, batch: number, batched: boolean, h0: Float32Array | null, c0: Float32Array | null): [Tensor, Tensor | null] {
-    const { backend, weights, workspace } = this.preparedFor();
+  /** One step through the fused kernel (recorded when anything requires grad); returns h' and (LSTM) c'. */
+  protected step(input: Tensor, batch: number, batched: boolean, h: Tensor | null, c: Tensor | null): [Tensor, Tensor | null] {
     const H = this.hiddenSize;
+    const isLstm = this.mode === 'lstm';
+    const shape = batched ? [batch, H] : [H];
+    const h0 = h?.values ?? null;
+    const c0 = c?.values ?? null;
+    const given = [input, ...(h ? [h] : []), ...(c ? [c] : [])];
+    const params = this.parameterList;
+    if (needsGrad(given) || needsGrad(params)) {
+      const active = activeBackend();
+      const k = this.preparedFor(active);
+      const shapeOf = {
+        numLayers: 1,
+        numDirections: 1,
+        hiddenSize: H,
+        outputSize: H,
+        isLstm,
+        betweenLayers: null,
+        inputSize: this.inputSize,
+        bias: this.bias,
+        projSize: 0,
+        dropout: 0,
+        uniform: () => 0,
+      };
+      const seq = { data: input.values, seqLen: 1, batch, rows: batch, batchSizes: null };
+      const rec = active.capabilities?.backward
+        ? runLayersRecorded(k, shapeOf, seq, h0, c0)
+        : runLayersForRecompute(k, shapeOf, seq, h0, c0, () => this.preparedFor(jsBackend));
+      const hN = new Tensor(rec.result.hN, shape);
+      const cN = rec.result.cN ? new Tensor(rec.result.cN, shape) : null;
+      recordOp(this.kind, [...given, ...params], cN ? [hN, cN] : [hN], ([gh, gc]) => {
+        const g = rec.backward(null, gh ?? null, gc ?? null);
+        return [g.dx, ...(h ? [g.dh0] : []), ...(c ? [g.dc0] : []), ...gradsInStateDictOrder(this.layout, g.weights)];
+      });
+      return [hN, cN];
+    }
+    const { backend, weights, workspace } = this.preparedFor();
     const out = new Float32Array(batch * H);
     const hN = new Float32Array(batch * H);
-    const cN = this.mode === 'lstm' ? new Float32Array(batch * H) : null;
+    const cN = isLstm ? new Float32Array(batch * H) : null;
     backend.layer(
       { weights: weights[0]!, x: input.values, seqLen: 1, batch, h0, c0, out, outOffset: 0, outStride: H, hN, cN },
       workspace,
     );
-    const shape = batched ? [batch, H] : [H];
     return [new Tensor(hN, shape), cN ? new Tensor(cN, shape) : null];
   }
 }

@@ -32,7 +32,11 @@ export abstract class RecurrentModule {
   /** PyTorch's `training` flag: dropout is active only while true. Default true, as in PyTorch. */
   training = true;
   protected readonly params = new Map<string, Tensor>();
+  /** The parameters in order (an array, so the per-frame version check makes no iterator). */
+  private paramList: Tensor[] = [];
   private prepared: PreparedModule | null = null;
+  /** Each parameter's version when the prepared weights were made. */
+  private preparedVersions: number[] = [];
   #disposed = false;
 
   /** The module's name in messages, e.g. 'LSTM'. */
@@ -49,15 +53,29 @@ export abstract class RecurrentModule {
       const size = spec.shape.reduce((a, b) => a * b, 1);
       const data = new Float32Array(size);
       for (let i = 0; i < size; i++) data[i] = -bound + 2 * bound * g.uniform();
-      this.params.set(spec.name, new Tensor(data, spec.shape));
+      this.params.set(spec.name, new Tensor(data, spec.shape, { requiresGrad: true }));
     }
+    this.paramList = [...this.params.values()];
   }
 
   protected static generator(seed: number | undefined): Generator {
     return seed === undefined ? new Generator(globalGenerator().nextUint32()) : new Generator(seed);
   }
 
-  /** Parameters in state-dict order (the module's own tensors: treat them as read-only). */
+  /**
+   * Sets every parameter's gradient to null (PyTorch's `zero_grad()`, which sets them to None).
+   * @example
+   * lstm.zeroGrad();
+   */
+  zeroGrad(): void {
+    for (const p of this.paramList) p.grad = null;
+  }
+
+  /**
+   * Parameters in state-dict order: the module's own tensors, which require grad by default as in
+   * PyTorch. An optimizer changes them in place (and marks them modified, so the next forward
+   * prepares the new values).
+   */
   parameters(): Tensor[] {
     return [...this.params.values()];
   }
@@ -87,7 +105,11 @@ export abstract class RecurrentModule {
    */
   loadStateDict(stateDict: StateDict | Map<string, Tensor>, options: LoadStateDictOptions = {}): LoadStateDictResult {
     const { updates, result } = readStateDict(`${this.kind}.loadStateDict`, this.params, stateDict, options);
-    for (const [name, data] of updates) this.params.get(name)!.values.set(data);
+    for (const [name, data] of updates) {
+      const p = this.params.get(name)!;
+      p.values.set(data);
+      p.markModified();
+    }
     this.releasePrepared();
     return result;
   }
@@ -117,18 +139,32 @@ export abstract class RecurrentModule {
     if (this.#disposed) {
       throw new BackendError(`${this.kind}: used after dispose(); create a new module (and loadStateDict into it)`);
     }
-    if (this.prepared?.backend !== backend) {
+    if (this.prepared?.backend !== backend || this.parametersChanged()) {
       this.releasePrepared();
       const weights: PreparedWeights[] = [];
       try {
         for (const spec of this.weightSpecs()) weights.push(backend.prepareWeights(spec));
         this.prepared = { backend, weights, workspace: backend.createWorkspace() };
+        this.preparedVersions = this.paramList.map((p) => p.version);
       } catch (error) {
         for (const w of weights) w.dispose();
         throw error;
       }
     }
     return this.prepared;
+  }
+
+  /** The parameters in state-dict order, as an array (for recording operations). */
+  protected get parameterList(): readonly Tensor[] {
+    return this.paramList;
+  }
+
+  /** True when a parameter changed in place since its weights were prepared. */
+  private parametersChanged(): boolean {
+    const list = this.paramList;
+    const versions = this.preparedVersions;
+    for (let i = 0; i < list.length; i++) if (list[i]!.version !== versions[i]) return true;
+    return false;
   }
 
   /** One entry per (layer, direction) in PyTorch's order: the weights a fused kernel runs on. */

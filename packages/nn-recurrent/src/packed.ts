@@ -2,7 +2,7 @@
 // sorted by decreasing length one step after another, so recurrent kernels run each step over the
 // sequences still active and spend no work on padding.
 
-import { ArgumentError, RangeArgumentError, ShapeError, Tensor, describeValue, formatShape } from '@recur/core-tensor';
+import { ArgumentError, RangeArgumentError, ShapeError, Tensor, describeValue, formatShape, recordOp } from '@recur/core-tensor';
 
 /** Indices as the constructor accepts them: an Int32Array or an array of integers. */
 type IndexArray = Int32Array | readonly number[];
@@ -255,15 +255,23 @@ export function packPaddedSequence(
   const total = batchSizes.reduce((a, b) => a + b, 0);
   const data = new Float32Array(total * F);
   const src = input.values;
+  const ats = new Float64Array(total);
   let r = 0;
   for (let t = 0; t < maxLen; t++) {
     for (let i = 0; i < batchSizes[t]!; i++, r++) {
       const b = order[i]!;
       const at = (batchFirst ? b * T + t : t * B + b) * F;
+      ats[r] = at;
       data.set(src.subarray(at, at + F), r * F);
     }
   }
-  return new PackedSequence(new Tensor(data, [total, ...input.shape.slice(2)]), batchSizes, sortedIndices);
+  const packed = new Tensor(data, [total, ...input.shape.slice(2)]);
+  recordOp(where, [input], [packed], ([g]) => {
+    const gx = new Float32Array(input.size);
+    for (let k = 0; k < total; k++) gx.set(g!.subarray(k * F, (k + 1) * F), ats[k]!);
+    return [gx];
+  });
+  return new PackedSequence(packed, batchSizes, sortedIndices);
 }
 
 export interface PadOptions {
@@ -299,16 +307,25 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
   const out = new Float32Array(T * B * F).fill(readPaddingValue(where, opts.paddingValue));
   const src = data.values;
   const sorted = sequence.sortedIndices;
+  const rows = data.shape[0]!;
+  const ats = new Float64Array(rows);
   let r = 0;
   for (let t = 0; t < maxLen; t++) {
     for (let i = 0; i < batchSizes[t]!; i++, r++) {
       const b = sorted ? sorted[i]! : i;
       const at = (batchFirst ? b * T + t : t * B + b) * F;
+      ats[r] = at;
       out.set(src.subarray(r * F, (r + 1) * F), at);
     }
   }
   const rest = data.shape.slice(1);
-  return [new Tensor(out, batchFirst ? [B, T, ...rest] : [T, B, ...rest]), sequence.lengths()];
+  const padded = new Tensor(out, batchFirst ? [B, T, ...rest] : [T, B, ...rest]);
+  recordOp(where, [data], [padded], ([g]) => {
+    const gd = new Float32Array(data.size);
+    for (let k = 0; k < rows; k++) gd.set(g!.subarray(ats[k]!, ats[k]! + F), k * F);
+    return [gd];
+  });
+  return [padded, sequence.lengths()];
 }
 
 /**

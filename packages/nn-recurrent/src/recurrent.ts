@@ -10,13 +10,18 @@ import {
   type RecurrentMode,
   ShapeError,
   type Tensor,
+  activeBackend,
   formatShape,
+  needsGrad,
+  recordOp,
 } from '@recur/core-tensor';
-import { type SequenceBatch, initialState, packedInput, sequenceInput } from './inputs.js';
+import { jsBackend } from '@recur/kernels-js';
+import { type SequenceBatch, expectTensor, initialState, packedInput, sequenceInput, swapLeadingAxes } from './inputs.js';
 import { type PreparedModule, RecurrentModule } from './module.js';
 import { type RecurrentArgs, type ResolvedRecurrentOptions, resolveRecurrentOptions } from './options.js';
 import { type OutputShape, type Shaped, packedResult, paddedResult, selectBatch } from './output.js';
 import { PackedSequence } from './packed.js';
+import { applyDropout, gradsInStateDictOrder, runLayersForRecompute, runLayersRecorded } from './recorded.js';
 import { type RunResult, type RunShape, runLayers, runLayersAsync } from './run.js';
 import { RecurrentStream, type StreamHost, type StreamOptions } from './stream.js';
 
@@ -28,6 +33,8 @@ interface CheckedCall {
   /** The packed input, or null for a padded one. */
   packed: PackedSequence | null;
   batched: boolean;
+  /** The caller's tensors: the input (a packed sequence's data) and the initial states given. */
+  tensors: Tensor[];
 }
 
 export abstract class RecurrentBase extends RecurrentModule implements StreamHost {
@@ -82,16 +89,11 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
 
   /** @internal Dropout on a layer's output in place, when training with `dropout > 0` (else nothing). */
   dropoutBetweenLayers(x: Float32Array): void {
-    if (!this.training || this.dropout === 0) return;
-    const p = this.dropout;
-    if (p === 1) {
-      x.fill(0);
-      return;
-    }
-    const scale = 1 / (1 - p);
-    const g = this.dropoutGenerator;
-    for (let i = 0; i < x.length; i++) x[i] = g.uniform() < p ? 0 : x[i]! * scale;
+    if (this.training && this.dropout > 0) applyDropout(x, this.dropout, this.uniform);
   }
+
+  /** Draws of the dropout generator (bound once, so no closure is made per call). */
+  private readonly uniform = () => this.dropoutGenerator.uniform();
 
   /** @internal The current backend's prepared weights and workspace (for streams). */
   kernels(): PreparedModule {
@@ -131,12 +133,19 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
       const sort = (v: Float32Array | null, F: number) => (v && order ? selectBatch(v, B, F, order) : v);
       const h = initialState(this.kind, hName, h0, LD, B, this.outputSize, true);
       const c = isLstm ? initialState(this.kind, 'c0', c0, LD, B, this.hiddenSize, true) : null;
-      return { seq, h0: sort(h, this.outputSize), c0: sort(c, this.hiddenSize), packed: x, batched: true };
+      return { seq, h0: sort(h, this.outputSize), c0: sort(c, this.hiddenSize), packed: x, batched: true, tensors: this.given(x.data, h0, c0) };
     }
     const { seq, batched } = sequenceInput(this.kind, x, this.inputSize, this.batchFirst);
     const h = initialState(this.kind, hName, h0, LD, seq.batch, this.outputSize, batched);
     const c = isLstm ? initialState(this.kind, 'c0', c0, LD, seq.batch, this.hiddenSize, batched) : null;
-    return { seq, h0: h, c0: c, packed: null, batched };
+    return { seq, h0: h, c0: c, packed: null, batched, tensors: this.given(expectTensor(this.kind, 'input', x), h0, c0) };
+  }
+
+  private given(x: Tensor, h0: unknown, c0: unknown): Tensor[] {
+    const t = [x];
+    if (h0) t.push(h0 as Tensor);
+    if (c0 && this.mode === 'lstm') t.push(c0 as Tensor);
+    return t;
   }
 
   private shape(call: CheckedCall, r: RunResult): Shaped<Tensor | PackedSequence> {
@@ -148,23 +157,71 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
   /** The whole forward pass: a padded tensor or a PackedSequence in, the same kind out. */
   protected forwardAny(x: unknown, h0: unknown, c0: unknown): Shaped<Tensor | PackedSequence> {
     const call = this.checkCall(x, h0, c0);
+    if (activeBackend().capabilities?.async) throw this.asyncError(activeBackend().name);
+    if (needsGrad(call.tensors) || needsGrad(this.parameterList)) return this.forwardRecorded(call);
     const k = this.preparedFor();
-    if (k.backend.capabilities?.async) {
-      throw new BackendError(
-        `${this.kind}.forward: backend '${k.backend.name}' runs asynchronously; use await ${this.kind.toLowerCase()}.forwardAsync(...)`,
-      );
-    }
+    if (k.backend.capabilities?.async) throw this.asyncError(k.backend.name);
     return this.shape(call, runLayers(k, this.runShape, call.seq, call.h0, call.c0));
+  }
+
+  /**
+   * The forward pass recorded as one node of the autograd tape: every layer direction keeps its
+   * activations in a training workspace and the node's backward runs the fused backward kernels.
+   * Runs on the current backend where it declares `backward`, else on the js kernels.
+   */
+  private forwardRecorded(call: CheckedCall): Shaped<Tensor | PackedSequence> {
+    const active = activeBackend();
+    const k = this.preparedFor(active);
+    if (active.capabilities?.async) throw this.asyncError(active.name);
+    const shapeOf = {
+      ...this.runShape,
+      betweenLayers: null,
+      inputSize: this.inputSize,
+      bias: this.bias,
+      projSize: this.projSize,
+      dropout: this.training ? this.dropout : 0,
+      uniform: this.uniform,
+    };
+    const rec = active.capabilities?.backward
+      ? runLayersRecorded(k, shapeOf, call.seq, call.h0, call.c0)
+      : runLayersForRecompute(k, shapeOf, call.seq, call.h0, call.c0, () => this.preparedFor(jsBackend));
+    const shaped = this.shape(call, rec.result);
+    const outputs = [shaped.out instanceof PackedSequence ? shaped.out.data : shaped.out, shaped.hN];
+    if (shaped.cN) outputs.push(shaped.cN);
+    const params = this.parameterList;
+    const { seqLen: T, batch: B } = call.seq;
+    const P = this.outputSize;
+    const H = this.hiddenSize;
+    const D = this.numDirections;
+    const order = call.packed?.sortedIndices ?? null;
+    const back = call.packed?.unsortedIndices ?? null;
+    const pick = (v: Float32Array | null, F: number, idx: Int32Array | null) => (v && idx ? selectBatch(v, B, F, idx) : v);
+    const batchFirst = this.batchFirst && call.batched && !call.packed;
+    recordOp(`${this.kind}.forward`, [...call.tensors, ...params], outputs, ([gOut, ghN, gcN]) => {
+      const rows = gOut && batchFirst ? swapLeadingAxes(gOut, B, T, D * P) : (gOut ?? null);
+      const g = rec.backward(rows, pick(ghN ?? null, P, order), pick(gcN ?? null, H, order));
+      const grads: Array<Float32Array | null> = [batchFirst ? swapLeadingAxes(g.dx, T, B, this.inputSize) : g.dx];
+      if (call.h0) grads.push(pick(g.dh0, P, back));
+      if (call.c0) grads.push(pick(g.dc0, H, back));
+      grads.push(...gradsInStateDictOrder(this.layout, g.weights));
+      return grads;
+    });
+    return shaped;
   }
 
   /** `forwardAny` on any backend: device-resident on an async backend, the synchronous pass otherwise. */
   protected async forwardAnyAsync(x: unknown, h0: unknown, c0: unknown): Promise<Shaped<Tensor | PackedSequence>> {
+    if (!activeBackend().capabilities?.async) return this.forwardAny(x, h0, c0);
+    // Device-resident: nothing is recorded on an asynchronous backend yet.
     const call = this.checkCall(x, h0, c0);
     const k = this.preparedFor();
-    const r = k.backend.capabilities?.async
-      ? await runLayersAsync(k, this.runShape, call.seq, call.h0, call.c0)
-      : runLayers(k, this.runShape, call.seq, call.h0, call.c0);
-    return this.shape(call, r);
+    return this.shape(call, await runLayersAsync(k, this.runShape, call.seq, call.h0, call.c0));
+  }
+
+  private asyncError(backend: string): BackendError {
+    return new BackendError(
+      `${this.kind}.forward: backend '${backend}' runs asynchronously; use await ${this.kind.toLowerCase()}.forwardAsync(...)`,
+    );
   }
 
   /** @internal Runs a padded chunk from the states h, c (for `stream().push`). */
