@@ -8,7 +8,11 @@ registerBackend(jsBackend);
 
 export { GRUCell, LSTMCell, RNNCell } from './cells.js';
 export { GRU, LSTM, RNN } from './layers.js';
-export { RecurrentModule } from './module.js';
+export { Module, RecurrentModule } from './module.js';
+export { Embedding, Linear } from './linear.js';
+export type { LinearOptions } from './linear.js';
+export { bceWithLogits, crossEntropy, mseLoss } from './losses.js';
+export type { CrossEntropyOptions, Reduction } from './losses.js';
 export type { LoadStateDictOptions, LoadStateDictResult, StateDict } from './module.js';
 export type { CellOptions, Nonlinearity, RecurrentOptions } from './options.js';
 export {

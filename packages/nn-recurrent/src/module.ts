@@ -28,38 +28,36 @@ export interface PreparedModule {
   workspace: Workspace;
 }
 
-export abstract class RecurrentModule {
+/**
+ * What every recur module shares (PyTorch's `nn.Module`, the parts recur needs): named parameters in
+ * state-dict order that require grad by default, state dicts with an atomic load into the existing
+ * tensors, train/eval, zeroGrad and dispose.
+ */
+export abstract class Module {
   /** PyTorch's `training` flag: dropout is active only while true. Default true, as in PyTorch. */
   training = true;
   protected readonly params = new Map<string, Tensor>();
-  /** The parameters in order (an array, so the per-frame version check makes no iterator). */
+  /** The parameters in order (an array, so per-frame checks make no iterator). */
   private paramList: Tensor[] = [];
-  private prepared: PreparedModule | null = null;
-  /** Each parameter's version when the prepared weights were made. */
-  private preparedVersions: number[] = [];
   #disposed = false;
 
   /** The module's name in messages, e.g. 'LSTM'. */
   protected abstract get kind(): string;
 
-  /** The PyTorch layout of this module's parameters. */
-  protected abstract get layout(): RecurrentLayout;
-
-  /** Creates every parameter in state-dict order, each from U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does. */
-  protected initParameters(seed: number | undefined): void {
-    const g = RecurrentModule.generator(seed);
-    const bound = 1 / Math.sqrt(this.layout.hiddenSize);
-    for (const spec of recurrentParameters(this.layout)) {
-      const size = spec.shape.reduce((a, b) => a * b, 1);
-      const data = new Float32Array(size);
-      for (let i = 0; i < size; i++) data[i] = -bound + 2 * bound * g.uniform();
-      this.params.set(spec.name, new Tensor(data, spec.shape, { requiresGrad: true }));
-    }
-    this.paramList = [...this.params.values()];
+  /** Declares a parameter (in state-dict order); it requires grad. */
+  protected addParameter(name: string, data: Float32Array, shape: readonly number[]): void {
+    const t = new Tensor(data, shape, { requiresGrad: true });
+    this.params.set(name, t);
+    this.paramList.push(t);
   }
 
   protected static generator(seed: number | undefined): Generator {
     return seed === undefined ? new Generator(globalGenerator().nextUint32()) : new Generator(seed);
+  }
+
+  /** The parameters in state-dict order, as an array (for recording operations). */
+  protected get parameterList(): readonly Tensor[] {
+    return this.paramList;
   }
 
   /**
@@ -77,7 +75,7 @@ export abstract class RecurrentModule {
    * prepares the new values).
    */
   parameters(): Tensor[] {
-    return [...this.params.values()];
+    return [...this.paramList];
   }
 
   /** `[name, tensor]` pairs in state-dict order, with PyTorch's names. */
@@ -110,9 +108,12 @@ export abstract class RecurrentModule {
       p.values.set(data);
       p.markModified();
     }
-    this.releasePrepared();
+    this.parametersLoaded();
     return result;
   }
+
+  /** Called after a load changed parameters in place. */
+  protected parametersLoaded(): void {}
 
   /** Training mode (dropout active), as `module.train()` in PyTorch. Returns the module. */
   train(mode = true): this {
@@ -126,26 +127,65 @@ export abstract class RecurrentModule {
   }
 
   /**
+   * Frees what the module holds on its backend. The module cannot run afterwards: using it throws
+   * a `BackendError`. Idempotent.
+   */
+  dispose(): void {
+    this.#disposed = true;
+  }
+
+  /** Throws the BackendError of a module used after dispose(). */
+  protected checkNotDisposed(): void {
+    if (this.#disposed) {
+      throw new BackendError(`${this.kind}: used after dispose(); create a new module (and loadStateDict into it)`);
+    }
+  }
+}
+
+/** A recurrent module: parameters in PyTorch's recurrent layout, and its weights prepared per backend. */
+export abstract class RecurrentModule extends Module {
+  private prepared: PreparedModule | null = null;
+  /** Each parameter's version when the prepared weights were made. */
+  private preparedVersions: number[] = [];
+
+  /** The PyTorch layout of this module's parameters. */
+  protected abstract get layout(): RecurrentLayout;
+
+  /** Creates every parameter in state-dict order, each from U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does. */
+  protected initParameters(seed: number | undefined): void {
+    const g = Module.generator(seed);
+    const bound = 1 / Math.sqrt(this.layout.hiddenSize);
+    for (const spec of recurrentParameters(this.layout)) {
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(size);
+      for (let i = 0; i < size; i++) data[i] = -bound + 2 * bound * g.uniform();
+      this.addParameter(spec.name, data, spec.shape);
+    }
+  }
+
+  protected override parametersLoaded(): void {
+    this.releasePrepared();
+  }
+
+  /**
    * Frees what the module holds on its backend (prepared weights and workspace). The module cannot
    * run afterwards: every forward or stream step throws a `BackendError`. Idempotent.
    */
-  dispose(): void {
+  override dispose(): void {
     this.releasePrepared();
-    this.#disposed = true;
+    super.dispose();
   }
 
   /** The current backend with this module's weights prepared for it, and the module's workspace. */
   protected preparedFor(backend: Backend = activeBackend()): PreparedModule {
-    if (this.#disposed) {
-      throw new BackendError(`${this.kind}: used after dispose(); create a new module (and loadStateDict into it)`);
-    }
+    this.checkNotDisposed();
     if (this.prepared?.backend !== backend || this.parametersChanged()) {
       this.releasePrepared();
       const weights: PreparedWeights[] = [];
       try {
         for (const spec of this.weightSpecs()) weights.push(backend.prepareWeights(spec));
         this.prepared = { backend, weights, workspace: backend.createWorkspace() };
-        this.preparedVersions = this.paramList.map((p) => p.version);
+        this.preparedVersions = this.parameterList.map((p) => p.version);
       } catch (error) {
         for (const w of weights) w.dispose();
         throw error;
@@ -154,14 +194,9 @@ export abstract class RecurrentModule {
     return this.prepared;
   }
 
-  /** The parameters in state-dict order, as an array (for recording operations). */
-  protected get parameterList(): readonly Tensor[] {
-    return this.paramList;
-  }
-
   /** True when a parameter changed in place since its weights were prepared. */
   private parametersChanged(): boolean {
-    const list = this.paramList;
+    const list = this.parameterList;
     const versions = this.preparedVersions;
     for (let i = 0; i < list.length; i++) if (list[i]!.version !== versions[i]) return true;
     return false;

@@ -8,13 +8,11 @@ import { type Tensor, setBackend, tensor } from '@recur/core-tensor';
 import { describe, expect, it } from 'vitest';
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell, type PackedSequence, packPaddedSequence, padPackedSequence } from '../src/index.js';
 import { BACKENDS } from './backends.js';
+import { type Expected, expectNear } from './helpers.js';
 
 interface Arr {
   shape: number[];
   data: number[];
-}
-interface Expected extends Arr {
-  atol: number;
 }
 interface GradFixture {
   name: string;
@@ -36,22 +34,6 @@ const DIR = new URL('../fixtures/grad/', import.meta.url);
 const load = <T>(name: string): T => JSON.parse(readFileSync(new URL(`${name}.json`, DIR), 'utf8')) as T;
 const names = load<{ modules: string[] }>('index').modules;
 const t = (a: Arr, requiresGrad = false) => tensor(a.data, a.shape, { requiresGrad });
-
-/** Worst |got - expected| against the fixture's tolerance. */
-export function expectNear(got: Tensor | null | undefined, e: Expected, label: string): void {
-  expect(got, `${label} is missing`).toBeTruthy();
-  expect(got!.shape, label).toEqual(e.shape);
-  let worst = 0;
-  let at = 0;
-  got!.values.forEach((v, i) => {
-    const d = Math.abs(v - e.data[i]!);
-    if (!(d <= worst)) {
-      worst = d;
-      at = i;
-    }
-  });
-  expect(worst <= e.atol, `${label}: |recur - PyTorch float64| = ${worst} at ${at} exceeds ${e.atol.toExponential(2)}`).toBe(true);
-}
 
 const MODULES = { LSTM, GRU, RNN, LSTMCell, GRUCell, RNNCell };
 
