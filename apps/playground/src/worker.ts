@@ -2,7 +2,7 @@
 // times it, so long runs never freeze the page. Uses only recur's public API.
 
 /// <reference lib="webworker" />
-import { Tensor, backendStatus, listBackends, randn, ready, registerBackend, setBackend } from '@recur/core-tensor';
+import { Tensor, backendStatus, listBackends, noGrad, randn, ready, registerBackend, setBackend } from '@recur/core-tensor';
 import { wasmBackend } from '@recur/kernels-wasm';
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from '@recur/nn-recurrent';
 import { type Config, isCell, shapesOf } from './config.js';
@@ -49,7 +49,9 @@ function forward(c: Config, weights: StateDictPayload | null, given: Float32Arra
   const m = build(c, weights);
   const x = inputFor(c, given);
   const s = shapesOf(c);
-  const runOnce = () => {
+  // Inference only (as torch.no_grad()): nothing is recorded for gradients.
+  const runOnce = () => noGrad(() => runForward());
+  const runForward = () => {
     if (isCell(c.kind)) {
       const { seqLen: T, batch: B, inputSize: I, hiddenSize: H } = c;
       const outs = new Float32Array(T * B * H);

@@ -1,6 +1,6 @@
 // recur on one backend, through the public API like any user; also the streaming path frame by frame.
 
-import { Tensor, registerBackend, setBackend } from '@recur/core-tensor';
+import { Tensor, noGrad, registerBackend, setBackend } from '@recur/core-tensor';
 import { wasmBackend } from '@recur/kernels-wasm';
 import { GRU, LSTM, RNN } from '@recur/nn-recurrent';
 import { packageVersion } from '../versions.js';
@@ -49,7 +49,8 @@ export function recurRunner(backend: 'js' | 'wasm', frames = false, variant?: 'r
       return {
         compare: 'sequence',
         run() {
-          out = (m as LSTM).forward(x)[0].values;
+          // Inference, as torch.no_grad(): parameters require grad, so a plain forward would record.
+          out = noGrad(() => (m as LSTM).forward(x))[0].values;
         },
         output: async () => out,
         dispose: () => m.dispose(),

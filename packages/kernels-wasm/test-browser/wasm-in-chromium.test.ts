@@ -30,8 +30,8 @@ const PAGE = `<!doctype html>
   const x = rand(T * B * I);
   const run = (be) => {
     const out = new Float32Array(T * B * H), hN = new Float32Array(B * H), cN = new Float32Array(B * H);
-    be.lstmLayer({ weights: be.prepareWeights(weights), x, seqLen: T, batch: B, h0: null, c0: null,
-      out, outOffset: 0, outStride: H, hN, cN });
+    be.layer({ weights: be.prepareWeights(weights), x, seqLen: T, batch: B, h0: null, c0: null,
+      out, outOffset: 0, outStride: H, hN, cN }, be.createWorkspace());
     return Array.from(out);
   };
   window.result = { chosen, current: getBackend(), variant: wasmBackend.kernelVariant(), stats: wasmBackend.memoryStats(), wasm: run(wasmBackend), js: run(jsBackend) };
