@@ -5,8 +5,11 @@
 import { ArgumentError, RecurError, ShapeError, formatShape } from './errors.js';
 import type { Tensor } from './tensor.js';
 
-/** Gradients of a node's outputs (null: zero) in, gradients of its inputs (null: none) out. */
-export type BackwardFn = (gradOutputs: ReadonlyArray<Float32Array | null>) => ReadonlyArray<Float32Array | null>;
+/**
+ * Gradients of a node's outputs (null: zero) in, gradients of its inputs (null: none) out.
+ * `retained` is false when this is the node's last backward, so it may free what it saved.
+ */
+export type BackwardFn = (gradOutputs: ReadonlyArray<Float32Array | null>, retained: boolean) => ReadonlyArray<Float32Array | null>;
 
 /**
  * One recorded operation: its inputs, the shapes of its outputs and its gradient rule. Created by
@@ -34,7 +37,7 @@ export class GradNode {
       );
     }
     if (!retainGraph) this.#backward = null;
-    return rule(gradOutputs);
+    return rule(gradOutputs, retainGraph);
   }
 }
 

@@ -2,3 +2,4 @@
 
 export { gemm, packB, packedSize } from './gemm';
 export { gruLayer, lstmLayer, rnnLayer } from './layers';
+export { layerBackward } from './backward';

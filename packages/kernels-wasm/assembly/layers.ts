@@ -54,6 +54,7 @@ export function lstmLayer(
   x: usize, wih: usize, whh: usize, bias: usize, whr: usize,
   batchSizes: usize, reverse: bool,
   h: usize, c: usize, out: usize, gx: usize, hfull: usize, ptmp: usize,
+  acts: usize, cs: usize, hs: usize, hfulls: usize,
 ): void {
   const gh8 = roundUp8(4 * H);
   project(rows, inputSize, gh8, x, wih, bias, gx);
@@ -77,6 +78,9 @@ export function lstmLayer(
       const cb = c + (<usize>(b * H) << 2);
       const hb = hOut + (<usize>(b * hStride) << 2);
       const hBytes = <usize>H << 2;
+      // The reserve of a training call: gates i, f, g, o and c of this row.
+      const ab = acts + (<usize>((row + b) * 4 * H) << 2);
+      const csb = cs + (<usize>((row + b) * H) << 2);
       let j = 0;
       for (; j + 4 <= H; j += 4) {
         const o = <usize>j << 2;
@@ -87,6 +91,13 @@ export function lstmLayer(
         const cv = f32x4.add(f32x4.mul(fg, v128.load(cb + o)), f32x4.mul(ig, gg));
         v128.store(cb + o, cv);
         v128.store(hb + o, f32x4.mul(og, tanh4(cv)));
+        if (acts != 0) {
+          v128.store(ab + o, ig);
+          v128.store(ab + hBytes + o, fg);
+          v128.store(ab + 2 * hBytes + o, gg);
+          v128.store(ab + 3 * hBytes + o, og);
+          v128.store(csb + o, cv);
+        }
       }
       for (; j < H; j++) {
         const o = <usize>j << 2;
@@ -97,14 +108,23 @@ export function lstmLayer(
         const cv = fg * load<f32>(cb + o) + ig * gg;
         store<f32>(cb + o, cv);
         store<f32>(hb + o, og * tanhScalar(cv));
+        if (acts != 0) {
+          store<f32>(ab + o, ig);
+          store<f32>(ab + hBytes + o, fg);
+          store<f32>(ab + 2 * hBytes + o, gg);
+          store<f32>(ab + 3 * hBytes + o, og);
+          store<f32>(csb + o, cv);
+        }
       }
     }
     if (whr != 0) {
       const p8 = roundUp8(P);
       gemm(nb, P, H, hfull, H, whr, ptmp, p8, false);
       copyRows(nb, P, ptmp, p8, h, P);
+      if (hfulls != 0) copyRows(nb, H, hfull, H, hfulls + (<usize>(row * H) << 2), H);
     }
     copyRows(nb, P, h, P, out + (<usize>(row * P) << 2), P);
+    if (hs != 0) copyRows(nb, P, h, P, hs + (<usize>(row * P) << 2), P);
   }
 }
 
@@ -114,6 +134,7 @@ export function gruLayer(
   x: usize, wih: usize, whh: usize, bias: usize, bhn: usize,
   batchSizes: usize, reverse: bool,
   h: usize, out: usize, gx: usize, gates: usize,
+  acts: usize, hs: usize,
 ): void {
   const gh8 = roundUp8(3 * H);
   project(rows, inputSize, gh8, x, wih, bias, gx);
@@ -134,6 +155,8 @@ export function gruLayer(
       const xg = gx + (<usize>((row + b) * gh8) << 2);
       const hg = gates + (<usize>(b * gh8) << 2);
       const hb = h + (<usize>(b * H) << 2);
+      // The reserve of a training call: r, z, n and W_hn h + b_hn of this row.
+      const ab = acts + (<usize>((row + b) * 4 * H) << 2);
       let j = 0;
       for (; j + 4 <= H; j += 4) {
         const o = <usize>j << 2;
@@ -143,16 +166,30 @@ export function gruLayer(
         const n = tanh4(f32x4.add(v128.load(xg + 2 * hBytes + o), f32x4.mul(r, hn)));
         const hv = v128.load(hb + o);
         v128.store(hb + o, f32x4.add(f32x4.mul(f32x4.sub(f32x4.splat(1), z), n), f32x4.mul(z, hv)));
+        if (acts != 0) {
+          v128.store(ab + o, r);
+          v128.store(ab + hBytes + o, z);
+          v128.store(ab + 2 * hBytes + o, n);
+          v128.store(ab + 3 * hBytes + o, hn);
+        }
       }
       for (; j < H; j++) {
         const o = <usize>j << 2;
         const r = sigmoidScalar(load<f32>(xg + o) + load<f32>(hg + o));
         const z = sigmoidScalar(load<f32>(xg + hBytes + o) + load<f32>(hg + hBytes + o));
-        const n = tanhScalar(load<f32>(xg + 2 * hBytes + o) + r * (load<f32>(hg + 2 * hBytes + o) + load<f32>(bhn + o)));
+        const hn = load<f32>(hg + 2 * hBytes + o) + load<f32>(bhn + o);
+        const n = tanhScalar(load<f32>(xg + 2 * hBytes + o) + r * hn);
         store<f32>(hb + o, (1 - z) * n + z * load<f32>(hb + o));
+        if (acts != 0) {
+          store<f32>(ab + o, r);
+          store<f32>(ab + hBytes + o, z);
+          store<f32>(ab + 2 * hBytes + o, n);
+          store<f32>(ab + 3 * hBytes + o, hn);
+        }
       }
     }
     copyRows(nb, H, h, H, out + (<usize>(row * H) << 2), H);
+    if (hs != 0) copyRows(nb, H, h, H, hs + (<usize>(row * H) << 2), H);
   }
 }
 
@@ -162,6 +199,7 @@ export function rnnLayer(
   x: usize, wih: usize, whh: usize, bias: usize, relu: bool,
   batchSizes: usize, reverse: bool,
   h: usize, out: usize, gx: usize,
+  hs: usize,
 ): void {
   const gh8 = roundUp8(H);
   project(rows, inputSize, gh8, x, wih, bias, gx);
@@ -194,5 +232,6 @@ export function rnnLayer(
       }
     }
     copyRows(nb, H, h, H, out + (<usize>(row * H) << 2), H);
+    if (hs != 0) copyRows(nb, H, h, H, hs + (<usize>(row * H) << 2), H);
   }
 }

@@ -63,7 +63,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     name,
     priority: options.priority ?? 10,
     interfaceVersion: BACKEND_INTERFACE_VERSION,
-    capabilities: {},
+    capabilities: { backward: true },
     init,
     unavailableReason: () => failure ?? (runtime ? null : simdUnavailableReason()),
     memoryStats: () => (runtime ? runtime.heap.stats() : { bytes: 0, allocated: 0, blocks: 0 }),
@@ -72,6 +72,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     prepareWeights: (w: RecurrentWeights) => rt().prepare(w),
     createWorkspace: (options) => rt().createWorkspace(options),
     layer: (args, workspace) => rt().layer(args, workspace),
+    layerBackward: (args, workspace) => rt().layerBackward(args, workspace),
   };
 }
 

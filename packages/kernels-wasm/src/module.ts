@@ -17,19 +17,24 @@ export interface KernelExports {
     x: number, wih: number, whh: number, bias: number, whr: number,
     batchSizes: number, reverse: boolean,
     h: number, c: number, out: number, gx: number, hfull: number, ptmp: number,
+    acts: number, cs: number, hs: number, hfulls: number,
   ): void;
   gruLayer(
     T: number, B: number, rows: number, I: number, H: number,
     x: number, wih: number, whh: number, bias: number, bhn: number,
     batchSizes: number, reverse: boolean,
     h: number, out: number, gx: number, gates: number,
+    acts: number, hs: number,
   ): void;
   rnnLayer(
     T: number, B: number, rows: number, I: number, H: number,
     x: number, wih: number, whh: number, bias: number, relu: boolean,
     batchSizes: number, reverse: boolean,
     h: number, out: number, gx: number,
+    hs: number,
   ): void;
+  /** Gradients of one layer direction from the reserve; `desc` holds the buffers' offsets (assembly/backward.ts). */
+  layerBackward(mode: number, T: number, B: number, rows: number, I: number, H: number, P: number, reverse: boolean, desc: number): void;
 }
 
 // The smallest module using a v128 instruction (as wasm-feature-detect probes SIMD).

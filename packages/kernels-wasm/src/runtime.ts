@@ -6,6 +6,7 @@
 import {
   BackendError,
   type LayerArgs,
+  type LayerBackwardArgs,
   type MatmulOptions,
   type PreparedWeights,
   type RecurrentMode,
@@ -45,6 +46,8 @@ export class WasmPreparedWeights implements PreparedWeights {
   readonly whr: number;
   readonly bias: number;
   readonly bhn: number;
+  /** The weights as given, in PyTorch's layout (packed again, untransposed, by the backward pass). */
+  readonly source: RecurrentWeights;
   private ptrs: number[];
 
   constructor(
@@ -57,6 +60,7 @@ export class WasmPreparedWeights implements PreparedWeights {
     const H = w.hiddenSize;
     const P = w.projSize > 0 ? w.projSize : H;
     const GH = G * H;
+    this.source = w;
     this.mode = w.mode;
     this.inputSize = w.inputSize;
     this.hiddenSize = H;
@@ -120,7 +124,9 @@ export class WasmWorkspace implements Workspace {
   ptr = 0;
   bytes = 0;
   /** Byte offsets of the current layer call's buffers inside the block. */
-  readonly layout = { x: 0, gx: 0, out: 0, h: 0, c: 0, hfull: 0, ptmp: 0, sizes: 0, gates: 0 };
+  readonly layout = { x: 0, gx: 0, out: 0, h: 0, c: 0, hfull: 0, ptmp: 0, sizes: 0, gates: 0, acts: 0, cs: 0, hs: 0, hfulls: 0 };
+  /** The arguments of the forward call whose activations the reserve (acts, cs, hs, hfulls) holds. */
+  savedFor: LayerArgs | null = null;
   /** Input rows of the current layer call, as `checkLayerArgs` counted them. */
   rows = 0;
   /** Shared with the finalizer, so a workspace dropped without dispose() still frees its block. */
@@ -192,6 +198,7 @@ export class WasmRuntime {
       throw new BackendError(`${this.backendName}.layer: weights or workspace belong to another instance of the '${this.backendName}' backend`);
     }
     ws.rows = rows;
+    ws.savedFor = null;
     this.copyIn(args, w, ws);
     const L = ws.layout;
     const sizes = args.batchSizes ? L.sizes : 0;
@@ -202,21 +209,25 @@ export class WasmRuntime {
         args.seqLen, args.batch, rows, w.inputSize, w.hiddenSize, w.outputSize,
         L.x, w.wih, w.whh, w.bias, w.whr, sizes, reverse,
         L.h, L.c, L.out, L.gx, L.hfull, L.ptmp,
+        L.acts, L.cs, L.hs, L.hfulls,
       );
     } else if (w.mode === 'gru') {
       k.gruLayer(
         args.seqLen, args.batch, rows, w.inputSize, w.hiddenSize,
         L.x, w.wih, w.whh, w.bias, w.bhn, sizes, reverse,
         L.h, L.out, L.gx, L.gates,
+        L.acts, L.hs,
       );
     } else {
       k.rnnLayer(
         args.seqLen, args.batch, rows, w.inputSize, w.hiddenSize,
         L.x, w.wih, w.whh, w.bias, w.mode === 'rnn_relu', sizes, reverse,
         L.h, L.out, L.gx,
+        L.hs,
       );
     }
     this.copyOut(args, w, ws);
+    ws.savedFor = ws.training ? args : null;
   }
 
   /** Lays out one layer call's buffers in the workspace's block and copies the inputs in. */
@@ -236,7 +247,13 @@ export class WasmRuntime {
     const ptmp = align(B * roundUp8(P) * 4);
     const sizes = align(args.seqLen * 4);
     const gates = align(B * w.gh8 * 4);
-    L.x = ws.reserve(x + gx + out + h + c + hfull + ptmp + sizes + gates);
+    // The reserve of a training workspace: what layerBackward reads, per input row.
+    const train = ws.training;
+    const acts = train && w.mode !== 'rnn_tanh' && w.mode !== 'rnn_relu' ? align(rows * 4 * H * 4) : 0;
+    const cs = train && w.mode === 'lstm' ? align(rows * H * 4) : 0;
+    const hs = train ? align(rows * P * 4) : 0;
+    const hfulls = train && w.whr !== 0 ? align(rows * H * 4) : 0;
+    L.x = ws.reserve(x + gx + out + h + c + hfull + ptmp + sizes + gates + acts + cs + hs + hfulls);
     L.gx = L.x + x;
     L.out = L.gx + gx;
     L.h = L.out + out;
@@ -245,6 +262,10 @@ export class WasmRuntime {
     L.ptmp = L.hfull + hfull;
     L.sizes = L.ptmp + ptmp;
     L.gates = L.sizes + sizes;
+    L.acts = acts ? L.gates + gates : 0;
+    L.cs = cs ? L.gates + gates + acts : 0;
+    L.hs = hs ? L.gates + gates + acts + cs : 0;
+    L.hfulls = hfulls ? L.gates + gates + acts + cs + hs : 0;
     const f32 = this.heap.f32;
     f32.set(args.x, L.x >> 2);
     if (args.h0) f32.set(args.h0, L.h >> 2);
@@ -275,6 +296,119 @@ export class WasmRuntime {
     for (let i = 0, src = L.h >> 2; i < hN.length; i++, src++) hN[i] = f32[src]!;
     const cN = args.cN;
     if (w.mode === 'lstm' && cN) for (let i = 0, src = L.c >> 2; i < cN.length; i++, src++) cN[i] = f32[src]!;
+  }
+
+  /**
+   * Gradients of the layer call just made with this (training) workspace, from its reserve. One
+   * block of wasm memory holds the backward's buffers for this call only.
+   */
+  layerBackward(args: LayerBackwardArgs, workspace: Workspace): void {
+    const f = args.forward;
+    const rows = checkLayerArgs(f, workspace, this.backendName);
+    const w = f.weights;
+    const ws = workspace;
+    if (!(w instanceof WasmPreparedWeights) || w.runtime !== this || !(ws instanceof WasmWorkspace) || ws.runtime !== this) {
+      throw new BackendError(`${this.backendName}.layerBackward: weights or workspace belong to another instance of the '${this.backendName}' backend`);
+    }
+    if (!ws.training || ws.savedFor !== f) {
+      throw new BackendError(
+        `${this.backendName}.layerBackward: the workspace holds no saved forward of these arguments; create it with createWorkspace({ training: true }) and call layer() with the same arguments first`,
+      );
+    }
+    const { kernels, heap } = this;
+    const src = w.source;
+    const T = f.seqLen;
+    const B = f.batch;
+    const I = w.inputSize;
+    const H = w.hiddenSize;
+    const P = w.outputSize;
+    const GH = gateCount(w.mode) * H;
+    const gh8 = w.gh8;
+    const [i8, p8, h8] = [roundUp8(I), roundUp8(P), roundUp8(H)];
+    const isGru = w.mode === 'gru';
+    const proj = w.whr !== 0;
+    const L = ws.layout;
+    // Sizes in bytes, then one block.
+    const parts = {
+      whh: align(kernels.packedSize(GH, P)),
+      wih: align(kernels.packedSize(GH, I)),
+      whr: proj ? align(kernels.packedSize(P, H)) : 0,
+      stage: align(Math.max(GH * Math.max(P, I), P * H) * 4),
+      dOut: args.dOut ? align(rows * P * 4) : 0,
+      dh: align(B * P * 4),
+      dc: align(B * H * 4),
+      dA: align(rows * gh8 * 4),
+      dAh: isGru ? align(rows * gh8 * 4) : 0,
+      hPrev: align(rows * P * 4),
+      dHrow: proj ? align(rows * P * 4) : 0,
+      dhFull: align(B * h8 * 4),
+      dhStep: align(B * p8 * 4),
+      trans: align(Math.max(GH, P) * rows * 4),
+      pack: align(kernels.packedSize(rows, Math.max(I, P, H))),
+      dWih: align(GH * i8 * 4),
+      dWhh: align(GH * p8 * 4),
+      dWhr: proj ? align(P * h8 * 4) : 0,
+      dbih: align(GH * 4),
+      dbhh: align(GH * 4),
+      dx: args.dx ? align(rows * i8 * 4) : 0,
+      h0: f.h0 ? align(B * P * 4) : 0,
+      c0: f.c0 ? align(B * H * 4) : 0,
+      steps: align(T * 4),
+      desc: align(29 * 4),
+    };
+    const base = heap.alloc(Object.values(parts).reduce((a, b) => a + b, 0));
+    try {
+      const at: Record<keyof typeof parts, number> = { ...parts };
+      let o = base;
+      for (const k of Object.keys(parts) as Array<keyof typeof parts>) {
+        at[k] = parts[k] ? o : 0;
+        o += parts[k];
+      }
+      const f32 = () => heap.f32;
+      const pack = (m: Float32Array, k: number, n: number, dst: number) => {
+        f32().set(m, at.stage >> 2);
+        kernels.packB(at.stage, k, n, n, 1, dst);
+      };
+      pack(src.weightHh, GH, P, at.whh);
+      pack(src.weightIh, GH, I, at.wih);
+      if (proj && src.weightHr) pack(src.weightHr, P, H, at.whr);
+      if (args.dOut) {
+        const d = f32();
+        for (let r = 0; r < rows; r++) d.set(args.dOut.subarray(r * f.outStride + f.outOffset, r * f.outStride + f.outOffset + P), (at.dOut >> 2) + r * P);
+      }
+      const fillOrCopy = (ptr: number, n: number, v: Float32Array | null | undefined) => {
+        if (v) f32().set(v, ptr >> 2);
+        else f32().fill(0, ptr >> 2, (ptr >> 2) + n);
+      };
+      fillOrCopy(at.dh, B * P, args.dhN);
+      fillOrCopy(at.dc, B * H, args.dcN);
+      if (at.h0) f32().set(f.h0!, at.h0 >> 2);
+      if (at.c0) f32().set(f.c0!, at.c0 >> 2);
+      const desc = [
+        f.batchSizes ? L.sizes : 0, L.x, at.h0, at.c0, L.acts, L.cs, L.hs, L.hfulls, at.dOut, at.dh, at.dc, at.dA,
+        isGru ? at.dAh : at.dA, at.hPrev, at.dHrow, at.dhFull, at.dhStep, at.whh, at.whr, at.trans, at.pack,
+        at.dWih, at.dWhh, at.dWhr, at.dbih, at.dbhh, at.dx, at.wih, at.steps,
+      ];
+      heap.i32.set(desc, at.desc >> 2);
+      const mode = w.mode === 'lstm' ? 0 : w.mode === 'gru' ? 1 : w.mode === 'rnn_tanh' ? 2 : 3;
+      kernels.layerBackward(mode, T, B, rows, I, H, P, f.reverse === true, at.desc);
+      const v = f32();
+      const addRows = (dst: Float32Array | null, ptr: number, nRows: number, n: number, stride: number) => {
+        if (!dst) return;
+        for (let r = 0; r < nRows; r++) for (let j = 0; j < n; j++) dst[r * n + j]! += v[(ptr >> 2) + r * stride + j]!;
+      };
+      const g = args.grads;
+      addRows(g.weightIh, at.dWih, GH, I, i8);
+      addRows(g.weightHh, at.dWhh, GH, P, p8);
+      if (proj) addRows(g.weightHr, at.dWhr, P, H, h8);
+      addRows(g.biasIh, at.dbih, 1, GH, GH);
+      addRows(g.biasHh, at.dbhh, 1, GH, GH);
+      if (args.dx) for (let r = 0; r < rows; r++) args.dx.set(v.subarray((at.dx >> 2) + r * i8, (at.dx >> 2) + r * i8 + I), r * I);
+      if (args.dh0) args.dh0.set(v.subarray(at.dh >> 2, (at.dh >> 2) + B * P));
+      if (args.dc0 && w.mode === 'lstm') args.dc0.set(v.subarray(at.dc >> 2, (at.dc >> 2) + B * H));
+    } finally {
+      heap.release(base);
+    }
   }
 
   matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, options?: MatmulOptions): Float32Array {

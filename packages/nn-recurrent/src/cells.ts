@@ -105,8 +105,8 @@ abstract class CellBase extends RecurrentModule {
         : runLayersForRecompute(k, shapeOf, seq, h0, c0, () => this.preparedFor(jsBackend));
       const hN = new Tensor(rec.result.hN, shape);
       const cN = rec.result.cN ? new Tensor(rec.result.cN, shape) : null;
-      recordOp(this.kind, [...given, ...params], cN ? [hN, cN] : [hN], ([gh, gc]) => {
-        const g = rec.backward(null, gh ?? null, gc ?? null);
+      recordOp(this.kind, [...given, ...params], cN ? [hN, cN] : [hN], ([gh, gc], retained) => {
+        const g = rec.backward(null, gh ?? null, gc ?? null, retained);
         return [g.dx, ...(h ? [g.dh0] : []), ...(c ? [g.dc0] : []), ...gradsInStateDictOrder(this.layout, g.weights)];
       });
       return [hN, cN];

@@ -26,6 +26,31 @@ export interface PreparedModule {
   backend: Backend;
   weights: PreparedWeights[];
   workspace: Workspace;
+  /** Training workspaces (reserve space) for recorded forwards, reused once their backward is done. */
+  pool: TrainingPool;
+}
+
+/** Idle training workspaces of one backend; closed (and emptied) when the module re-prepares. */
+export class TrainingPool {
+  private idle: Workspace[] = [];
+  private closed = false;
+
+  constructor(private readonly backend: Backend) {}
+
+  acquire(): Workspace {
+    return this.idle.pop() ?? this.backend.createWorkspace({ training: true });
+  }
+
+  release(ws: Workspace): void {
+    if (this.closed || this.idle.length >= 64) ws.dispose();
+    else this.idle.push(ws);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const ws of this.idle) ws.dispose();
+    this.idle = [];
+  }
 }
 
 /**
@@ -58,6 +83,17 @@ export abstract class Module {
   /** The parameters in state-dict order, as an array (for recording operations). */
   protected get parameterList(): readonly Tensor[] {
     return this.paramList;
+  }
+
+  /**
+   * Sets `requiresGrad` on every parameter (PyTorch's `module.requires_grad_()`): `false` makes the
+   * module's forward record nothing, e.g. for a frozen encoder or for inference. Returns the module.
+   * @example
+   * lstm.requiresGrad_(false);
+   */
+  requiresGrad_(flag = true): this {
+    for (const p of this.paramList) p.requiresGrad = flag;
+    return this;
   }
 
   /**
@@ -184,7 +220,7 @@ export abstract class RecurrentModule extends Module {
       const weights: PreparedWeights[] = [];
       try {
         for (const spec of this.weightSpecs()) weights.push(backend.prepareWeights(spec));
-        this.prepared = { backend, weights, workspace: backend.createWorkspace() };
+        this.prepared = { backend, weights, workspace: backend.createWorkspace(), pool: new TrainingPool(backend) };
         this.preparedVersions = this.parameterList.map((p) => p.version);
       } catch (error) {
         for (const w of weights) w.dispose();
@@ -237,6 +273,7 @@ export abstract class RecurrentModule extends Module {
     if (this.prepared) {
       for (const w of this.prepared.weights) w.dispose();
       this.prepared.workspace.dispose();
+      this.prepared.pool.close();
     }
     this.prepared = null;
   }

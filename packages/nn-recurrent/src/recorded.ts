@@ -42,6 +42,7 @@ export interface RecordedRun {
     gOut: Float32Array | null,
     ghN: Float32Array | null,
     gcN: Float32Array | null,
+    retained: boolean,
   ): { dx: Float32Array; dh0: Float32Array; dc0: Float32Array | null; weights: WeightGrads[] };
 }
 
@@ -58,8 +59,15 @@ export interface RecordedShape extends RunShape {
   masks?: ReadonlyArray<Uint8Array | null>;
 }
 
+/** Training workspaces of one backend, reused from one recorded forward to the next. */
+export interface WorkspacePool {
+  acquire(): Workspace;
+  /** Returns a workspace whose backward is done (disposed instead when the pool is gone). */
+  release(ws: Workspace): void;
+}
+
 export function runLayersRecorded(
-  k: { backend: Backend; weights: PreparedWeights[] },
+  k: { backend: Backend; weights: PreparedWeights[]; pool: WorkspacePool },
   s: RecordedShape,
   seq: SequenceBatch,
   h0: Float32Array | null,
@@ -95,7 +103,7 @@ export function runLayersRecorded(
         reverse: d === 1,
         batchSizes: seq.batchSizes,
       };
-      const workspace = k.backend.createWorkspace({ training: true });
+      const workspace = k.pool.acquire();
       k.backend.layer(args, workspace);
       calls.push({ args, workspace });
     }
@@ -105,7 +113,7 @@ export function runLayersRecorded(
     input = out;
   }
 
-  const backward: RecordedRun['backward'] = (gOut, ghN, gcN) => {
+  const backward: RecordedRun['backward'] = (gOut, ghN, gcN, retained) => {
     const G = gateCount(k.weights[0]!.mode);
     const weights: WeightGrads[] = calls.map(({ args }) => {
       const I = args.weights.inputSize;
@@ -150,6 +158,7 @@ export function runLayersRecorded(
       }
       dOut = dx;
     }
+    if (!retained) for (const c of calls) k.pool.release(c.workspace);
     return { dx, dh0, dc0, weights };
   };
   return { result: { out: input, hN, cN }, backward };
@@ -168,19 +177,19 @@ function applyMask(x: Float32Array, mask: Uint8Array, p: number): void {
  * their backward.
  */
 export function runLayersForRecompute(
-  k: { backend: Backend; weights: PreparedWeights[]; workspace: Workspace },
+  k: { backend: Backend; weights: PreparedWeights[]; workspace: Workspace; pool: WorkspacePool },
   s: RecordedShape,
   seq: SequenceBatch,
   h0: Float32Array | null,
   c0: Float32Array | null,
-  recompute: () => { backend: Backend; weights: PreparedWeights[] },
+  recompute: () => { backend: Backend; weights: PreparedWeights[]; pool: WorkspacePool },
 ): RecordedRun {
   const masks: Array<Uint8Array | null> = [];
   const betweenLayers = s.dropout > 0 ? (x: Float32Array) => void masks.push(applyDropout(x, s.dropout, s.uniform)) : null;
   const result = runLayers(k, { ...s, betweenLayers }, seq, h0, c0);
   return {
     result,
-    backward: (gOut, ghN, gcN) => runLayersRecorded(recompute(), { ...s, masks }, seq, h0, c0).backward(gOut, ghN, gcN),
+    backward: (gOut, ghN, gcN) => runLayersRecorded(recompute(), { ...s, masks }, seq, h0, c0).backward(gOut, ghN, gcN, false),
   };
 }
 

@@ -197,9 +197,9 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
     const back = call.packed?.unsortedIndices ?? null;
     const pick = (v: Float32Array | null, F: number, idx: Int32Array | null) => (v && idx ? selectBatch(v, B, F, idx) : v);
     const batchFirst = this.batchFirst && call.batched && !call.packed;
-    recordOp(`${this.kind}.forward`, [...call.tensors, ...params], outputs, ([gOut, ghN, gcN]) => {
+    recordOp(`${this.kind}.forward`, [...call.tensors, ...params], outputs, ([gOut, ghN, gcN], retained) => {
       const rows = gOut && batchFirst ? swapLeadingAxes(gOut, B, T, D * P) : (gOut ?? null);
-      const g = rec.backward(rows, pick(ghN ?? null, P, order), pick(gcN ?? null, H, order));
+      const g = rec.backward(rows, pick(ghN ?? null, P, order), pick(gcN ?? null, H, order), retained);
       const grads: Array<Float32Array | null> = [batchFirst ? swapLeadingAxes(g.dx, T, B, this.inputSize) : g.dx];
       if (call.h0) grads.push(pick(g.dh0, P, back));
       if (call.c0) grads.push(pick(g.dc0, H, back));
