@@ -38,6 +38,7 @@ export {
 } from './layout.js';
 export type { ParameterRole, ParameterSpec, RecurrentLayout, RecurrentMode, StepCursor } from './layout.js';
 export { checkLayerArgs } from './layer-args.js';
+export { MAX_ELEMENTS, WASM_MEMORY_BYTES, checkElements } from './limits.js';
 export { checkMatmulArgs, outArray } from './primitive-args.js';
 export {
   activeBackend,

@@ -4,6 +4,7 @@
 
 import { type BackwardOptions, type GradNode, GradError, runBackward } from './autograd.js';
 import { ArgumentError, ShapeError, describeValue, formatShape } from './errors.js';
+import { checkElements } from './limits.js';
 import * as ops from './ops.js';
 import { Generator, globalGenerator } from './rng.js';
 
@@ -332,21 +333,29 @@ function inferReshape(shape: readonly number[], size: number, from: readonly num
   return out;
 }
 
-/** Validates a shape (non-negative integers) and returns its element count. */
+/**
+ * Validates a shape and returns its element count. Every dimension must be a non-negative safe
+ * integer (also when another one is 0 and the tensor is empty), else a `ShapeError`; the count must
+ * fit `MAX_ELEMENTS`, else a `RangeArgumentError` naming `where` and the bytes the shape would need.
+ */
 export function checkShape(shape: readonly number[], where: string): number {
   if (!Array.isArray(shape)) {
     throw new ShapeError(`${where}: expected a shape as an array of integers, got ${describe(shape)}`);
   }
   let size = 1;
+  let empty = false;
   for (const d of shape) {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      const inexact = typeof d === 'number' && Number.isInteger(d) && d > 0 ? ', past 2^53 - 1 where integers are not exact' : '';
       throw new ShapeError(
-        `${where}: expected a shape of non-negative integers, got ${formatShape(shape)} (bad dimension ${String(d)})`,
+        `${where}: expected a shape of non-negative integers, got ${formatShape(shape)} (bad dimension ${String(d)}${inexact})`,
       );
     }
+    if (d === 0) empty = true;
     size *= d;
   }
-  return size;
+  // A product past 2^1024 is Infinity, and Infinity * 0 is NaN: an empty shape counts 0 whatever else it holds.
+  return empty ? 0 : checkElements(where, `shape ${formatShape(shape)}`, size);
 }
 
 function describe(value: unknown): string {
@@ -389,7 +398,8 @@ function build(data: NestedArray | FlatData, shape?: readonly number[]): Tensor 
     return new Tensor(flat, [flat.length]);
   }
   const inferred = inferShape(data as NestedArray);
-  const out = new Float32Array(inferred.reduce((a, b) => a * b, 1));
+  // Nested arrays can share one row many times over: count before allocating.
+  const out = new Float32Array(checkShape(inferred, 'tensor'));
   let k = 0;
   const fill = (v: NestedArray, dim: number, path: string): void => {
     if (dim === inferred.length) {
@@ -449,12 +459,16 @@ export function zeros(shape: readonly number[]): Tensor {
 
 /** A tensor of ones. @example ones([2, 3]) */
 export function ones(shape: readonly number[]): Tensor {
-  return full(shape, 1);
+  return filled(shape, 1, 'ones');
 }
 
 /** A tensor filled with `value`. @example full([2], 0.5) */
 export function full(shape: readonly number[], value: number): Tensor {
-  return new Tensor(new Float32Array(checkShape(shape, 'full')).fill(value), shape);
+  return filled(shape, value, 'full');
+}
+
+function filled(shape: readonly number[], value: number, where: string): Tensor {
+  return new Tensor(new Float32Array(checkShape(shape, where)).fill(value), shape);
 }
 
 export interface RandomOptions {
