@@ -112,6 +112,6 @@ describe.each(BACKENDS.map((b) => [b.name] as const))('dropout between layers on
     const m = make();
     const [out] = m.forward(x0);
     out.sum().backward();
-    expect(m.namedParameters().every(([, p]) => p.grad && p.grad.values.some((v) => v !== 0))).toBe(true);
+    expect(m.namedParameters().every(([, p]) => p.grad?.values.some((v) => v !== 0))).toBe(true);
   });
 });
