@@ -1,0 +1,4 @@
+// Public entry point of @recur/convert: models from other tools as recur modules and state dicts.
+
+export { ModelFileError } from './errors.js';
+export { loadTorch } from './torch.js';
