@@ -2,3 +2,5 @@
 
 export { ModelFileError } from './errors.js';
 export { loadTorch } from './torch.js';
+export { fromOnnx } from './onnx.js';
+export type { OnnxRecurrentNode } from './onnx.js';

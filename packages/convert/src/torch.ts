@@ -6,6 +6,7 @@
 import { Tensor, formatShape } from '@recur/core-tensor';
 import type { StateDict } from '@recur/nn-recurrent';
 import { ModelFileError, asBytes, quote, sniffKind } from './errors.js';
+import { bf16ToFloat, halfToFloat } from './floats.js';
 import { PyDict, PyList, PyTuple, type PyValue, type StorageDtype, type StorageRef, TensorRef, kindOf, readPickle } from './pickle.js';
 import { extractZip, listZip } from './zip.js';
 
@@ -164,13 +165,8 @@ function reader(dtype: StorageDtype, view: DataView, little: boolean): (i: numbe
       return (i) => view.getFloat64(8 * i, little);
     case 'f16':
       return (i) => halfToFloat(view.getUint16(2 * i, little));
-    case 'bf16': {
-      const scratch = new DataView(new ArrayBuffer(4));
-      return (i) => {
-        scratch.setUint32(0, view.getUint16(2 * i, little) << 16);
-        return scratch.getFloat32(0);
-      };
-    }
+    case 'bf16':
+      return (i) => bf16ToFloat(view.getUint16(2 * i, little));
     case 'i64':
       return (i) => Number(view.getBigInt64(8 * i, little));
     case 'i32':
@@ -184,13 +180,4 @@ function reader(dtype: StorageDtype, view: DataView, little: boolean): (i: numbe
     case 'bool':
       return (i) => (view.getUint8(i) ? 1 : 0);
   }
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
