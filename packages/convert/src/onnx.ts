@@ -84,7 +84,7 @@ function walk(graph: OnnxGraph, parent: Scope | null, path: string, found: Array
     if (isDefaultDomain(node) && Object.hasOwn(OPS, node.opType)) found.push({ node, name, path: here, scope });
     for (const a of node.attributes) {
       if (a.g) walk(a.g, scope, `${here}/${a.name}`, found);
-      a.graphs.forEach((g, i) => walk(g, scope, `${here}/${a.name}[${i}]`, found));
+      for (const [i, g] of a.graphs.entries()) walk(g, scope, `${here}/${a.name}[${i}]`, found);
     }
   });
 }
