@@ -1,5 +1,5 @@
 // The playground page, wired together: the form drives the diagram, shapes and code; the Run,
-// weights and benchmark panels share the form and the compute worker; the service worker adds offline use.
+// weights, benchmark and train panels share the form and the compute worker; the service worker adds offline use.
 
 import { fillBackendPicker } from './backend-picker.js';
 import { setUpBenchPanel } from './bench-panel.js';
@@ -9,6 +9,7 @@ import { byId } from './dom.js';
 import { createForm } from './form.js';
 import { setUpRunPanel } from './run-panel.js';
 import { renderShapes } from './shapes-list.js';
+import { setUpTrainPanel } from './train-panel.js';
 import { setUpWeightsPanel } from './weights-panel.js';
 import { startWorker } from './worker-client.js';
 
@@ -22,6 +23,7 @@ async function start(): Promise<void> {
   const weights = setUpWeightsPanel(form);
   setUpRunPanel({ ask, form, weights });
   setUpBenchPanel(ask, form);
+  setUpTrainPanel(ask);
   setUpCopyButtons();
   const r = await ask({ type: 'init' });
   if (r.type !== 'ready') return;

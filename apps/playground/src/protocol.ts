@@ -10,7 +10,17 @@ export type Request =
   | { id: number; type: 'init' }
   | { id: number; type: 'run'; config: Config; backend: string; input: Float32Array | null; weights: StateDictPayload | null }
   | { id: number; type: 'compare'; config: Config; input: Float32Array | null; weights: StateDictPayload | null }
-  | { id: number; type: 'bench'; config: Config; lengths: number[]; backends: string[] };
+  | { id: number; type: 'bench'; config: Config; lengths: number[]; backends: string[] }
+  | { id: number; type: 'train'; task: TrainTask };
+
+/** A small model trained live in the worker: next value of a sine wave. */
+export interface TrainTask {
+  kind: 'LSTM' | 'GRU';
+  hiddenSize: number;
+  steps: number;
+  lr: number;
+  backend: string;
+}
 
 export interface RunResult {
   backend: string;
@@ -30,4 +40,6 @@ export type Response =
   | { id: number; type: 'compared'; maxAbsDiff: number; js: RunResult; wasm: RunResult }
   | { id: number; type: 'progress'; done: number; total: number; label: string }
   | { id: number; type: 'bench'; points: Array<{ backend: string; seqLen: number; ms: number }> }
+  | { id: number; type: 'trainStep'; step: number; loss: number }
+  | { id: number; type: 'trained'; losses: number[]; ms: number; safetensors: Uint8Array; target: number[]; prediction: number[] }
   | { id: number; type: 'error'; message: string };

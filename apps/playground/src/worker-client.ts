@@ -16,7 +16,7 @@ export function startWorker(): Ask {
   worker.onmessage = (e: MessageEvent<Response>) => {
     const p = pending.get(e.data.id);
     if (!p) return;
-    if (e.data.type === 'progress') {
+    if (e.data.type === 'progress' || e.data.type === 'trainStep') {
       p.onProgress?.(e.data);
       return;
     }

@@ -7,6 +7,7 @@ import { wasmBackend } from '@recur/kernels-wasm';
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from '@recur/nn-recurrent';
 import { type Config, isCell, shapesOf } from './config.js';
 import type { Request, Response, RunResult, StateDictPayload } from './protocol.js';
+import { train } from './train.js';
 
 registerBackend(wasmBackend);
 
@@ -128,6 +129,11 @@ async function handle(req: Request): Promise<void> {
         }
       }
       post({ id: req.id, type: 'bench', points });
+      return;
+    }
+    case 'train': {
+      const r = await train(req.task, (step, loss) => post({ id: req.id, type: 'trainStep', step, loss }));
+      post({ id: req.id, type: 'trained', ...r }, [r.safetensors.buffer as ArrayBuffer]);
       return;
     }
   }

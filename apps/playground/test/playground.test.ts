@@ -216,6 +216,25 @@ describe('playground', () => {
     await page.screenshot({ path: `${shots}bench.png`, fullPage: true });
   });
 
+  it('trains a model live in the worker, draws the falling loss and offers weights PyTorch loads', async () => {
+    await page.locator('#backend').selectOption('wasm');
+    await page.locator('#train-steps').fill('60');
+    await page.locator('#train-button').click();
+    await expect.poll(() => page.locator('body').getAttribute('data-trained'), { timeout: 60_000 }).toBe('true');
+    expect(await page.locator('#train-status').textContent()).toMatch(/LSTM on wasm: loss [0-9.e+-]+ → [0-9.e+-]+ in 60 steps/);
+    expect(await page.locator('#train-chart polyline').count()).toBe(1);
+    const href = await page.locator('#train-download').getAttribute('href');
+    expect(href).toMatch(/^blob:/);
+    // The downloaded bytes are a safetensors file with PyTorch's names for both modules.
+    const keys = await page.evaluate(async (url) => {
+      const bytes = new Uint8Array(await (await fetch(url!)).arrayBuffer());
+      const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+      return Object.keys(JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)))).sort();
+    }, href);
+    expect(keys).toEqual(['__metadata__', 'head.bias', 'head.weight', 'rnn.bias_hh_l0', 'rnn.bias_ih_l0', 'rnn.weight_hh_l0', 'rnn.weight_ih_l0']);
+    await page.screenshot({ path: `${shots}train.png`, fullPage: true });
+  });
+
   it('is usable with the keyboard', async () => {
     await page.locator('#f-kind').focus();
     await page.keyboard.press('Tab');
