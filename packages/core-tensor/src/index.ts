@@ -56,4 +56,5 @@ export type { BackwardFn, BackwardOptions } from './autograd.js';
 export { cat, stack } from './ops.js';
 export { Generator, globalGenerator, manualSeed } from './rng.js';
 export { Tensor, full, ones, rand, randn, tensor, zeros } from './tensor.js';
+export { warnOnce } from './warnings.js';
 export type { DType, NestedArray, RandomOptions, TensorOptions } from './tensor.js';

@@ -3,6 +3,7 @@
 
 import { BACKEND_INTERFACE_VERSION, type Backend, type BackendCapabilities } from './backend.js';
 import { ArgumentError, BackendError, describeValue } from './errors.js';
+import { warnOnce } from './warnings.js';
 
 type Status = { state: 'uninitialised' } | { state: 'ready' } | { state: 'failed'; error: unknown };
 
@@ -226,6 +227,12 @@ export function activeBackend(): Backend {
     s.status.set(b.name, { state: 'ready' });
     s.inits.set(b.name, Promise.resolve());
     s.current = b;
+    const faster = sorted().find((o) => o.priority > b.priority && s.status.get(o.name)?.state !== 'failed');
+    if (faster) {
+      warnOnce(
+        `running on the '${b.name}' backend because no backend was chosen before the first forward; '${faster.name}' is registered and usually much faster: \`await ready()\` once at start-up to use it (or setBackend('${b.name}') to keep '${b.name}' and silence this)`,
+      );
+    }
     return b;
   }
   throw new BackendError(

@@ -14,6 +14,7 @@ import {
   formatShape,
   needsGrad,
   recordOp,
+  warnOnce,
 } from '@recur/core-tensor';
 import { jsBackend } from '@recur/kernels-js';
 import { type SequenceBatch, expectTensor, initialState, packedInput, sequenceInput, swapLeadingAxes } from './inputs.js';
@@ -62,6 +63,12 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
     this.projSize = o.projSize;
     this.mode = modeOf(o);
     this.dropoutGenerator = RecurrentModule.generator(o.seed === undefined ? undefined : o.seed + 0x5bd1e995);
+    if (o.dropout > 0 && o.numLayers === 1) {
+      // PyTorch's warning, word for word in substance.
+      warnOnce(
+        `${kind}: dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects numLayers greater than 1, but got dropout=${o.dropout} and numLayers=1`,
+      );
+    }
     this.initParameters(o.seed);
   }
 
@@ -136,8 +143,21 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
       return { seq, h0: sort(h, this.outputSize), c0: sort(c, this.hiddenSize), packed: x, batched: true, tensors: this.given(x.data, h0, c0) };
     }
     const { seq, batched } = sequenceInput(this.kind, x, this.inputSize, this.batchFirst);
-    const h = initialState(this.kind, hName, h0, LD, seq.batch, this.outputSize, batched);
-    const c = isLstm ? initialState(this.kind, 'c0', c0, LD, seq.batch, this.hiddenSize, batched) : null;
+    const withHint = <T>(read: () => T): T => {
+      try {
+        return read();
+      } catch (error) {
+        // A batch size that matches only in the other layout means [B, T, I] met a time-first module (or the reverse).
+        const given = (h0 as Tensor | null | undefined)?.shape?.[1];
+        if (ShapeError.isInstance(error) && batched && given === seq.seqLen && given !== seq.batch) {
+          const layout = this.batchFirst ? '[T, B, I] input needs batchFirst: false' : '[B, T, I] input needs batchFirst: true';
+          throw new ShapeError(`${(error as Error).message} (the state's batch ${given} is the input's ${this.batchFirst ? 'second' : 'first'} dimension: a ${layout})`);
+        }
+        throw error;
+      }
+    };
+    const h = withHint(() => initialState(this.kind, hName, h0, LD, seq.batch, this.outputSize, batched));
+    const c = isLstm ? withHint(() => initialState(this.kind, 'c0', c0, LD, seq.batch, this.hiddenSize, batched)) : null;
     return { seq, h0: h, c0: c, packed: null, batched, tensors: this.given(expectTensor(this.kind, 'input', x), h0, c0) };
   }
 

@@ -49,12 +49,36 @@ interface Entry {
   end: number;
 }
 
+/**
+ * What a file that is not safetensors plainly is, from its first bytes, with the loader to use; null
+ * when it may be safetensors (whose first byte is the low byte of a JSON header length).
+ */
+function otherFormat(bytes: Uint8Array): string | null {
+  const b = (i: number) => bytes[i] ?? -1;
+  if (b(0) === 0x50 && b(1) === 0x4b && b(2) === 0x03 && b(3) === 0x04) {
+    return "a zip archive, which is what torch.save writes (.pt/.pth): load it with loadTorch from '@recur/convert'";
+  }
+  if (b(0) === 0x80 && b(1) >= 2 && b(1) <= 5) {
+    return 'a Python pickle (a .pt file of PyTorch before 1.6): load it in PyTorch and save it again with torch.save, or with safetensors';
+  }
+  if (b(0) === 0x7b) return "a JSON document (a TensorFlow.js / Keras model.json?): load it with fromKeras from '@recur/convert'";
+  if (b(0) === 0x08 && b(1) >= 3 && b(1) <= 12 && b(2) === 0x12) {
+    return "an ONNX model (a protobuf with an ir_version): load it with fromOnnx from '@recur/convert'";
+  }
+  return null;
+}
+
 /** Like `loadSafetensors`, and also returns the header's `__metadata__`. */
 export function readSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFile {
   const bytes = input instanceof ArrayBuffer ? new Uint8Array(input) : input;
   if (!(bytes instanceof Uint8Array)) {
     throw new SafetensorsError(`loadSafetensors: expected a Uint8Array or ArrayBuffer, got ${describeValue(input)}`);
   }
+  // A file of another kind cannot have a JSON header of a length that fits: name what it is.
+  const fits = bytes.length >= 9 && new DataView(bytes.buffer, bytes.byteOffset, 8).getUint32(4, true) === 0 &&
+    new DataView(bytes.buffer, bytes.byteOffset, 8).getUint32(0, true) <= bytes.length - 8 && bytes[8] === 0x7b;
+  const other = fits ? null : otherFormat(bytes);
+  if (other) throw new SafetensorsError(`loadSafetensors: expected a .safetensors file, got ${other}`);
   if (bytes.length < 8) {
     throw new SafetensorsError(`loadSafetensors: file is ${bytes.length} bytes, too short for the 8-byte header length`);
   }
