@@ -232,8 +232,13 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
   /** `forwardAny` on any backend: device-resident on an async backend, the synchronous pass otherwise. */
   protected async forwardAnyAsync(x: unknown, h0: unknown, c0: unknown): Promise<Shaped<Tensor | PackedSequence>> {
     if (!activeBackend().capabilities?.async) return this.forwardAny(x, h0, c0);
-    // Device-resident: nothing is recorded on an asynchronous backend yet.
     const call = this.checkCall(x, h0, c0);
+    if (needsGrad(call.tensors) || needsGrad(this.parameterList)) {
+      // Device-resident backends have no recorded path yet: say so rather than drop the gradients.
+      throw new BackendError(
+        `${this.kind}.forwardAsync: backend '${activeBackend().name}' cannot record gradients yet; for inference call requiresGrad_(false) on the module, or train on 'wasm' or 'js'`,
+      );
+    }
     const k = this.preparedFor();
     return this.shape(call, await runLayersAsync(k, this.runShape, call.seq, call.h0, call.c0));
   }

@@ -120,7 +120,7 @@ describe('an asynchronous, device-resident backend', () => {
   it.each(cases)('%s: forwardAsync on the device equals forward on js', async (_label, make, shape) => {
     await setBackend('js');
     // Every module's forward takes (x) and returns [out, state]; the union of their overloads does not say so.
-    const m = make().eval() as unknown as GRU;
+    const m = (make().eval() as unknown as GRU).requiresGrad_(false);
     const x = randn(shape, { seed: 5 });
     const [out, state] = m.forward(x) as [Tensor, Tensor | [Tensor, Tensor]];
     await setBackend('device');
@@ -135,14 +135,14 @@ describe('an asynchronous, device-resident backend', () => {
   });
 
   it('packed input, initial states and dropout between layers take the device path too', async () => {
-    const m = new LSTM(3, 4, 2, { dropout: 0.5, seed: 8 });
+    const m = new LSTM(3, 4, 2, { dropout: 0.5, seed: 8 }).requiresGrad_(false);
     const x = packPaddedSequence(randn([5, 3, 3], { seed: 1 }), [5, 3, 2]);
     const h0 = randn([2, 3, 4], { seed: 2 });
     const c0 = randn([2, 3, 4], { seed: 3 });
     await setBackend('device');
     const [, [hD]] = await m.forwardAsync(x, [h0, c0]);
     await setBackend('js');
-    const twin = new LSTM(3, 4, 2, { dropout: 0.5, seed: 8 });
+    const twin = new LSTM(3, 4, 2, { dropout: 0.5, seed: 8 }).requiresGrad_(false);
     const [, [h]] = twin.forward(x, [h0, c0]);
     expect(hD.values).toEqual(h.values);
     expect(live.size).toBe(0);
@@ -154,6 +154,9 @@ describe('an asynchronous, device-resident backend', () => {
       "GRU.forward: backend 'device' runs asynchronously; use await gru.forwardAsync(...)",
     );
     await expect(new GRU(2, 3).forwardAsync(zeros([1, 1, 3]))).rejects.toThrow(/input.size\(-1\) must be equal to inputSize/);
+    await expect(new GRU(2, 3).forwardAsync(zeros([1, 1, 2]))).rejects.toThrow(
+      "GRU.forwardAsync: backend 'device' cannot record gradients yet; for inference call requiresGrad_(false) on the module, or train on 'wasm' or 'js'",
+    );
     await setBackend('js');
   });
 });
