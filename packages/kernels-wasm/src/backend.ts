@@ -4,7 +4,14 @@
 
 import { BACKEND_INTERFACE_VERSION, type Backend, BackendError, type RecurrentWeights } from '@recur/core-tensor';
 import type { MemoryStats } from './heap.js';
-import { type KernelVariant, instantiateKernels, relaxedSimdAvailable, simdUnavailableReason } from './module.js';
+import {
+  type KernelVariant,
+  canCompileSync,
+  instantiateKernels,
+  instantiateKernelsSync,
+  relaxedSimdAvailable,
+  simdUnavailableReason,
+} from './module.js';
 import { WasmRuntime } from './runtime.js';
 
 /** The wasm backend, with a view of its memory and of the kernel build it runs. */
@@ -41,12 +48,16 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     return runtime;
   };
 
+  const pickVariant = (): KernelVariant => {
+    const reason = simdUnavailableReason();
+    if (reason) throw new BackendError(`${name}: ${reason}`);
+    return options.relaxedSimd !== false && relaxedSimdAvailable() ? 'relaxed-simd' : 'simd128';
+  };
+
   const init = async (): Promise<void> => {
     if (runtime) return;
     pending ??= (async () => {
-      const reason = simdUnavailableReason();
-      if (reason) throw new BackendError(`${name}: ${reason}`);
-      const chosen: KernelVariant = options.relaxedSimd !== false && relaxedSimdAvailable() ? 'relaxed-simd' : 'simd128';
+      const chosen = pickVariant();
       const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
       const kernels = await instantiateKernels(memory, chosen);
       runtime = new WasmRuntime(kernels, memory, name);
@@ -59,9 +70,24 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     return pending;
   };
 
+  /** Where compiling synchronously is allowed (Node, workers), a first forward needs no `await ready()`. */
+  const initSync = (): void => {
+    if (runtime) return;
+    try {
+      const chosen = pickVariant();
+      const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
+      runtime = new WasmRuntime(instantiateKernelsSync(memory, chosen), memory, name);
+      variant = chosen;
+    } catch (error) {
+      failure = error instanceof Error ? error.message : String(error);
+      throw error;
+    }
+  };
+
   return {
     name,
     priority: options.priority ?? 10,
+    ...(canCompileSync() ? { initSync } : {}),
     interfaceVersion: BACKEND_INTERFACE_VERSION,
     capabilities: { backward: true },
     init,

@@ -77,6 +77,22 @@ function decodeBase64(text: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * True where a module of this size may be compiled synchronously: Node and workers (a browser's main
+ * thread refuses synchronous compilation of modules over 8 KB).
+ */
+export function canCompileSync(): boolean {
+  const g = globalThis as { process?: { versions?: { node?: string } }; document?: unknown; WorkerGlobalScope?: unknown };
+  return Boolean(g.process?.versions?.node) || (g.WorkerGlobalScope !== undefined && g.document === undefined);
+}
+
+/** Compiles and instantiates one build of the kernels against `memory`, synchronously. */
+export function instantiateKernelsSync(memory: WebAssembly.Memory, variant: KernelVariant): KernelExports {
+  const base64 = variant === 'relaxed-simd' ? KERNELS_RELAXED_SIMD_BASE64 : KERNELS_SIMD_BASE64;
+  const module = new WebAssembly.Module(decodeBase64(base64) as Uint8Array<ArrayBuffer>);
+  return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+}
+
 /** Compiles and instantiates one build of the kernels against `memory`. */
 export async function instantiateKernels(memory: WebAssembly.Memory, variant: KernelVariant): Promise<KernelExports> {
   const base64 = variant === 'relaxed-simd' ? KERNELS_RELAXED_SIMD_BASE64 : KERNELS_SIMD_BASE64;
