@@ -1,7 +1,14 @@
 // Constructor arguments of the modules: PyTorch's positional form or an options object, with
 // PyTorch's defaults and PyTorch's checks (messages name the module, the option and both values).
 
-import { ArgumentError, RangeArgumentError, describeValue } from '@recur/core-tensor';
+import {
+  ArgumentError,
+  RangeArgumentError,
+  type RecurrentLayout,
+  checkElements,
+  describeValue,
+  recurrentParameters,
+} from '@recur/core-tensor';
 
 export type Nonlinearity = 'tanh' | 'relu';
 
@@ -122,6 +129,25 @@ function rejectUnknown(kind: Kind, opts: object, allowed: Set<string>): void {
   }
 }
 
+/**
+ * Refuses sizes whose parameters no machine can hold, before anything is allocated: the count comes
+ * from the layout's shapes (layers past the second repeat the second's), so `numLayers: 1e9` costs
+ * two layers of arithmetic, not a billion.
+ */
+function checkParameterCount(kind: Kind, layout: RecurrentLayout): void {
+  const L = layout.numLayers ?? 1;
+  const perLayer = [0, 0];
+  for (const p of recurrentParameters({ ...layout, numLayers: Math.min(L, 2) })) {
+    perLayer[p.layer]! += p.shape.reduce((a, b) => a * b, 1);
+  }
+  const total = perLayer[0]! + (L - 1) * perLayer[1]!;
+  const sizes = [`inputSize ${layout.inputSize}`, `hiddenSize ${layout.hiddenSize}`];
+  if (!layout.cell) sizes.push(`numLayers ${L}`);
+  if (layout.bidirectional) sizes.push('bidirectional');
+  if (layout.projSize) sizes.push(`projSize ${layout.projSize}`);
+  checkElements(kind, `the parameters of ${sizes.join(', ')}`, total);
+}
+
 export function resolveRecurrentOptions(kind: 'RNN' | 'LSTM' | 'GRU', args: unknown[]): ResolvedRecurrentOptions {
   const o = merge<RecurrentOptions>(kind, args);
   rejectUnknown(kind, o, RECURRENT_KEYS);
@@ -147,7 +173,7 @@ export function resolveRecurrentOptions(kind: 'RNN' | 'LSTM' | 'GRU', args: unkn
   if (projSize >= hiddenSize && projSize > 0) {
     throw new RangeArgumentError(`${kind}: projSize has to be smaller than hiddenSize, got projSize ${projSize} and hiddenSize ${hiddenSize}`);
   }
-  return {
+  const resolved: ResolvedRecurrentOptions = {
     inputSize,
     hiddenSize,
     numLayers,
@@ -159,6 +185,9 @@ export function resolveRecurrentOptions(kind: 'RNN' | 'LSTM' | 'GRU', args: unkn
     projSize,
     seed: seed(kind, o.seed),
   };
+  const mode = kind === 'LSTM' ? 'lstm' : kind === 'GRU' ? 'gru' : 'rnn_tanh';
+  checkParameterCount(kind, { mode, ...resolved });
+  return resolved;
 }
 
 export function resolveCellOptions(
@@ -170,11 +199,14 @@ export function resolveCellOptions(
   if (kind !== 'RNNCell' && o.nonlinearity !== undefined) {
     throw new ArgumentError(`${kind}: nonlinearity is an option of RNNCell only, got ${describeValue(o.nonlinearity)}`);
   }
-  return {
+  const resolved = {
     inputSize: positiveInt(kind, 'inputSize', o.inputSize),
     hiddenSize: positiveInt(kind, 'hiddenSize', o.hiddenSize),
     bias: bool(kind, 'bias', o.bias, true),
     nonlinearity: nonlinearity(kind, o.nonlinearity),
     seed: seed(kind, o.seed),
   };
+  const mode = kind === 'LSTMCell' ? 'lstm' : kind === 'GRUCell' ? 'gru' : 'rnn_tanh';
+  checkParameterCount(kind, { mode, cell: true, ...resolved });
+  return resolved;
 }

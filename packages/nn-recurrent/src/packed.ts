@@ -2,7 +2,16 @@
 // sorted by decreasing length one step after another, so recurrent kernels run each step over the
 // sequences still active and spend no work on padding.
 
-import { ArgumentError, RangeArgumentError, ShapeError, Tensor, describeValue, formatShape, recordOp } from '@recur/core-tensor';
+import {
+  ArgumentError,
+  RangeArgumentError,
+  ShapeError,
+  Tensor,
+  checkElements,
+  describeValue,
+  formatShape,
+  recordOp,
+} from '@recur/core-tensor';
 
 /** Indices as the constructor accepts them: an Int32Array or an array of integers. */
 type IndexArray = Int32Array | readonly number[];
@@ -304,6 +313,9 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
   const B = sequence.batch;
   const F = data.size / (data.shape[0] || 1);
   const batchFirst = readBoolean(where, 'batchFirst', opts.batchFirst, false);
+  const rest = data.shape.slice(1);
+  const shape = batchFirst ? [B, T, ...rest] : [T, B, ...rest];
+  checkElements(where, `totalLength ${T} (padded shape ${formatShape(shape)})`, T * B * F);
   const out = new Float32Array(T * B * F).fill(readPaddingValue(where, opts.paddingValue));
   const src = data.values;
   const sorted = sequence.sortedIndices;
@@ -318,8 +330,7 @@ export function padPackedSequence(sequence: PackedSequence, options?: PadOptions
       out.set(src.subarray(r * F, (r + 1) * F), at);
     }
   }
-  const rest = data.shape.slice(1);
-  const padded = new Tensor(out, batchFirst ? [B, T, ...rest] : [T, B, ...rest]);
+  const padded = new Tensor(out, shape);
   recordOp(where, [data], [padded], ([g]) => {
     const gd = new Float32Array(data.size);
     for (let k = 0; k < rows; k++) gd.set(g!.subarray(ats[k]!, ats[k]! + F), k * F);
@@ -344,13 +355,15 @@ export function padSequence(sequences: readonly Tensor[], options?: { batchFirst
   const B = sequences.length;
   const T = sequences.reduce((m, s) => Math.max(m, s.shape[0]!), 0);
   const batchFirst = readBoolean(where, 'batchFirst', opts.batchFirst, false);
+  const shape = batchFirst ? [B, T, ...trailing] : [T, B, ...trailing];
+  checkElements(where, `${B} sequences padded to the longest, ${T} (shape ${formatShape(shape)})`, T * B * F);
   const out = new Float32Array(T * B * F).fill(readPaddingValue(where, opts.paddingValue));
   sequences.forEach((s, b) => {
     for (let t = 0; t < s.shape[0]!; t++) {
       out.set(s.values.subarray(t * F, (t + 1) * F), (batchFirst ? b * T + t : t * B + b) * F);
     }
   });
-  return new Tensor(out, batchFirst ? [B, T, ...trailing] : [T, B, ...trailing]);
+  return new Tensor(out, shape);
 }
 
 function checkTrailing(where: string, sequences: readonly Tensor[]): number[] {

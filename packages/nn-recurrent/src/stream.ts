@@ -10,6 +10,7 @@ import {
   type RecurrentMode,
   ShapeError,
   Tensor,
+  checkElements,
   describeValue,
   formatShape,
 } from '@recur/core-tensor';
@@ -72,8 +73,10 @@ export class RecurrentStream {
     if (!Number.isInteger(B) || B < 1) {
       throw new RangeArgumentError(`${kind}.stream: batch must be an integer greater than zero, got ${describeValue(B)}`);
     }
-    this.batch = B;
     const { numLayers: L, hiddenSize: H, outputSize: P } = host;
+    // h, c, each layer's output and the input frame, counted before any of them is allocated.
+    checkElements(`${kind}.stream`, `batch ${B}`, L * B * P + (host.mode === 'lstm' ? L * B * H : 0) + L * B * P + B * host.inputSize);
+    this.batch = B;
     this.h = new Float32Array(L * B * P);
     this.c = host.mode === 'lstm' ? new Float32Array(L * B * H) : null;
     this.layerOut = Array.from({ length: L }, () => new Float32Array(B * P));

@@ -41,7 +41,6 @@ describe('saveSafetensors refuses what loadSafetensors refuses (class 4)', () =>
     ['array metadata', () => saveSafetensors({ w: t }, ['pt'] as never), /got an array of 1/],
     ['a Map of metadata with a number value', () => saveSafetensors({ w: t }, new Map([['k', 1]]) as never), /metadata key 'k': expected a string value, got number 1/],
     ['a metadata value with a lone surrogate', () => saveSafetensors({ w: t }, { k: '\uDC00x' }), /well-formed Unicode metadata value of 'k'.*U\+DC00 at index 0/],
-    ['an empty tensor of a dimension past 2^53', () => saveSafetensors({ w: new Tensor(new Float32Array(0), [0, 2 ** 64]) }), /tensor 'w': expected a shape of safe integers, got dimension 1 = number 18446744073709552000/],
   ])('refuses %s', (_label, call, message) => {
     expect(call).toThrow(message);
     try {
