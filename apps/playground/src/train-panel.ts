@@ -55,7 +55,7 @@ async function run(ask: Ask): Promise<void> {
   const first = r.losses[0]!;
   const last = r.losses[r.losses.length - 1]!;
   status.textContent = `${kind} on ${backend}: loss ${first.toExponential(2)} → ${last.toExponential(2)} in ${steps} steps (${(r.ms / steps).toFixed(1)} ms per step)`;
-  if (link.href) URL.revokeObjectURL(link.href);
+  if (link.href.startsWith('blob:')) URL.revokeObjectURL(link.href);
   link.href = URL.createObjectURL(new Blob([r.safetensors as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
   link.download = `sine-${kind.toLowerCase()}.safetensors`;
   link.hidden = false;
