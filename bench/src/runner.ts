@@ -1,5 +1,6 @@
 // One runner in its own process: prepares each workload (outside the timer), checks its output against
-// recur js, times warm-up plus at least 10 runs and one second of runs, and prints one JSON line per cell.
+// recur js (a training workload: its losses, see training.ts), times warm-up plus at least 10 runs and
+// one second of runs, and prints one JSON line per cell.
 // Usage: runner.ts <runner> <workload,...>
 
 import { performance } from 'node:perf_hooks';
@@ -8,7 +9,8 @@ import { ortRunner } from './runners/ort.js';
 import { recurRunner } from './runners/recur.js';
 import { tfjsRunner } from './runners/tfjs.js';
 import type { Runner } from './runners/types.js';
-import { WORKLOADS, type Workload, flops } from './workloads.js';
+import { INFERENCE_ONLY, type LossSummary, REFERENCE_STEPS, lossProblem, lossSummary } from './training.js';
+import { WORKLOADS, type Workload, cellFlops } from './workloads.js';
 
 export const RUNNERS: Record<string, () => Runner> = {
   'recur-wasm': () => recurRunner('wasm'),
@@ -28,7 +30,7 @@ export const RUNNERS: Record<string, () => Runner> = {
 /** A single run slower than this gets fewer timed runs (and the table says how many). */
 const SLOW_RUN_MS = 3000;
 const BUDGET_MS = 30_000;
-/** Cells estimated to need longer than this per forward are skipped (and the table says so). */
+/** Forward cells estimated to need longer than this per forward are skipped (and the table says so). */
 const MAX_ESTIMATED_S = 60;
 
 export interface Cell {
@@ -41,6 +43,8 @@ export interface Cell {
   maxAbsErr?: number;
   note?: string;
   skipped?: string;
+  /** Training cells: the losses over the run and how the first ones compare with recur js's. */
+  loss?: LossSummary;
   version: string;
 }
 
@@ -60,29 +64,22 @@ function maxAbsError(a: Float32Array, b: Float32Array): number {
   return e;
 }
 
-async function measure(runnerName: string, w: Workload): Promise<Cell> {
-  const runner = RUNNERS[runnerName]!();
-  const base = { runner: runnerName, workload: w.id, version: runner.version() };
-  const skip = runner.skip?.(w);
-  if (skip) return { ...base, skipped: skip };
-  // The reference first: it selects recur's js backend, and a recur runner selects its own after.
-  const ref = await reference(w);
-  const p = await runner.prepare(w);
-  if (!p) return { ...base, skipped: 'not expressible' };
+/**
+ * Times warm-up plus at least 10 runs and one second of runs (fewer for slow runs); sorted times.
+ * `afterFirst` runs untimed after the first warm-up run (to check its output).
+ */
+async function timeRuns(run: () => Promise<void> | void, afterFirst?: () => Promise<void>): Promise<number[]> {
   const t0 = performance.now();
-  await p.run();
+  await run();
   const first = performance.now() - t0;
-  const got = await p.output();
-  const H = w.hiddenSize;
-  const expected = p.compare === 'last' ? ref.subarray((w.seqLen - 1) * w.batch * H) : ref;
-  const maxAbsErr = maxAbsError(got, expected);
+  await afterFirst?.();
   const times: number[] = [];
   if (first < SLOW_RUN_MS) {
-    await p.run(); // second warm-up
+    await run(); // second warm-up
     const start = performance.now();
     while (times.length < 10 || performance.now() - start < 1000) {
       const s = performance.now();
-      await p.run();
+      await run();
       times.push(performance.now() - s);
       if (times.length >= 10 && performance.now() - start > BUDGET_MS) break;
     }
@@ -90,22 +87,54 @@ async function measure(runnerName: string, w: Workload): Promise<Cell> {
     const runs = Math.max(2, Math.min(10, Math.floor(BUDGET_MS / first)));
     for (let i = 0; i < runs; i++) {
       const s = performance.now();
-      await p.run();
+      await run();
       times.push(performance.now() - s);
     }
   }
-  p.dispose?.();
-  times.sort((a, b) => a - b);
+  return times.sort((a, b) => a - b);
+}
+
+function timed(times: number[], w: Workload) {
   const medianMs = times[Math.floor(times.length / 2)]!;
-  return {
-    ...base,
-    medianMs,
-    minMs: times[0]!,
-    runs: times.length,
-    gflops: flops(w) / medianMs / 1e6,
-    maxAbsErr,
-    ...(p.note ? { note: p.note } : {}),
-  };
+  return { medianMs, minMs: times[0]!, runs: times.length, gflops: cellFlops(w) / medianMs / 1e6 };
+}
+
+async function measure(runnerName: string, w: Workload): Promise<Cell> {
+  const runner = RUNNERS[runnerName]!();
+  const base = { runner: runnerName, workload: w.id, version: runner.version() };
+  if (w.train) return measureTraining(runner, base, w);
+  const skip = runner.skip?.(w);
+  if (skip) return { ...base, skipped: skip };
+  // The reference first: it selects recur's js backend, and a recur runner selects its own after.
+  const ref = await reference(w);
+  const p = await runner.prepare(w);
+  if (!p) return { ...base, skipped: 'not expressible' };
+  let maxAbsErr = Number.NaN;
+  const times = await timeRuns(
+    () => p.run(),
+    async () => {
+      const got = await p.output();
+      const expected = p.compare === 'last' ? ref.subarray((w.seqLen - 1) * w.batch * w.hiddenSize) : ref;
+      maxAbsErr = maxAbsError(got, expected);
+    },
+  );
+  p.dispose?.();
+  return { ...base, ...timed(times, w), maxAbsErr, ...(p.note ? { note: p.note } : {}) };
+}
+
+async function measureTraining(runner: Runner, base: Pick<Cell, 'runner' | 'workload' | 'version'>, w: Workload): Promise<Cell> {
+  if (!runner.prepareTraining) return { ...base, skipped: INFERENCE_ONLY };
+  // The first losses of recur js: the same model, weights and data give the same first loss, and the
+  // same gradients and Adam the same next ones (up to float32 and tfjs's single LSTM bias).
+  const r = await recurRunner('js').prepareTraining!(w);
+  for (let i = 0; i < REFERENCE_STEPS; i++) await r.run();
+  const ref = r.losses().slice();
+  r.dispose?.();
+  const p = await runner.prepareTraining(w);
+  const times = await timeRuns(() => p.run());
+  const losses = p.losses();
+  p.dispose?.();
+  return { ...base, ...timed(times, w), loss: lossSummary(losses, ref), ...(p.note ? { note: p.note } : {}) };
 }
 
 async function main(): Promise<void> {
@@ -116,9 +145,10 @@ async function main(): Promise<void> {
   for (const w of WORKLOADS.filter((x) => ids.includes(x.id))) {
     process.stderr.write(`  ${runnerName.padEnd(18)} ${w.id.padEnd(11)} ...`);
     let cell: Cell;
-    const estimateS = throughput > 0 ? flops(w) / throughput / 1e9 : 0;
+    const estimateS = throughput > 0 ? cellFlops(w) / throughput / 1e9 : 0;
     try {
-      if (estimateS > MAX_ESTIMATED_S) {
+      // Training cells are always timed: the targets need tfjs-cpu's step on train-medium (about a minute).
+      if (!w.train && estimateS > MAX_ESTIMATED_S) {
         cell = {
           runner: runnerName,
           workload: w.id,
@@ -132,11 +162,10 @@ async function main(): Promise<void> {
     } catch (error) {
       cell = { runner: runnerName, workload: w.id, version: '?', skipped: `failed: ${(error as Error).message.split('\n')[0]}` };
     }
-    process.stderr.write(
-      cell.medianMs !== undefined
-        ? ` ${cell.medianMs.toFixed(2)} ms (${cell.runs} runs), max err ${cell.maxAbsErr?.toExponential(1)}\n`
-        : ` skipped: ${cell.skipped}\n`,
-    );
+    const check = cell.loss
+      ? `loss ${cell.loss.first.toPrecision(3)} → ${cell.loss.last.toPrecision(3)} in ${cell.loss.steps} steps, ${lossProblem(cell.loss) ?? 'ok'}`
+      : `max err ${cell.maxAbsErr?.toExponential(1)}`;
+    process.stderr.write(cell.medianMs !== undefined ? ` ${cell.medianMs.toFixed(2)} ms (${cell.runs} runs), ${check}\n` : ` skipped: ${cell.skipped}\n`);
     process.stdout.write(`${JSON.stringify(cell)}\n`);
   }
   process.exit(0);

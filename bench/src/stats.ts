@@ -1,6 +1,7 @@
 // How rounds of the benchmark are ordered and combined (`pnpm bench --rounds=N`).
 
 import type { Cell } from './runner.js';
+import { combineLosses } from './training.js';
 
 export function median(xs: number[]): number {
   if (xs.length === 0) throw new Error('median of no values');
@@ -17,7 +18,7 @@ export type CombinedCell = Cell & { spread?: number };
 
 /**
  * One cell from the rounds of one runner and workload: the median of the rounds' medians, the best
- * min, every run counted, the worst error, and `spread` = half the range of the rounds' medians
+ * min, every run counted, the worst error (training cells: see combineLosses), and `spread` = half the range of the rounds' medians
  * relative to their median. Rounds that skipped the cell are ignored; all skipped gives the first.
  */
 export function combineRounds(cs: Cell[]): CombinedCell {
@@ -36,6 +37,7 @@ export function combineRounds(cs: Cell[]): CombinedCell {
     runs: timed.reduce((n, c) => n + (c.runs ?? 0), 0),
     gflops: first.gflops !== undefined ? (first.gflops * first.medianMs!) / medianMs : undefined,
     maxAbsErr: Math.max(...timed.map((c) => c.maxAbsErr ?? 0)),
+    ...(first.loss ? { loss: combineLosses(timed.flatMap((c) => (c.loss ? [c.loss] : []))) } : {}),
     ...(timed.length > 1 ? { spread: (Math.max(...medians) - Math.min(...medians)) / 2 / medianMs } : {}),
   };
 }

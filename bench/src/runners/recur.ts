@@ -1,11 +1,13 @@
-// recur on one backend, through the public API like any user; also the streaming path frame by frame.
+// recur on one backend, through the public API like any user; also the streaming path frame by frame,
+// and training steps (autograd, Linear, mseLoss, Adam from @recur/optim).
 
 import { Tensor, noGrad, registerBackend, setBackend } from '@recur/core-tensor';
 import { wasmBackend } from '@recur/kernels-wasm';
-import { GRU, LSTM, RNN } from '@recur/nn-recurrent';
+import { GRU, LSTM, Linear, RNN, mseLoss } from '@recur/nn-recurrent';
+import { Adam } from '@recur/optim';
 import { packageVersion } from '../versions.js';
-import { type Weights, type Workload, makeWeights } from '../workloads.js';
-import type { Prepared, Runner } from './types.js';
+import { LEARNING_RATE, type Weights, type Workload, chunkRanges, makeTrainingData, makeWeights } from '../workloads.js';
+import type { Prepared, PreparedTraining, Runner } from './types.js';
 
 registerBackend(wasmBackend);
 
@@ -16,16 +18,65 @@ export function buildModule(w: Workload, weights: Weights): LSTM | GRU | RNN {
   return m;
 }
 
+/**
+ * The training step of `w.train`: per chunk, zeroGrad, forward from the carried state, MSE of the head,
+ * backward, Adam step, then the final state detached (truncated BPTT). The loss is read every chunk.
+ */
+function prepareTraining(w: Workload): PreparedTraining {
+  const weights = makeWeights(w);
+  const data = makeTrainingData(w, weights.input);
+  const lstm = buildModule(w, weights).train() as LSTM;
+  const head = new Linear(w.hiddenSize, 1, { seed: 0 });
+  head.loadStateDict({ weight: new Tensor(data.headWeight, [1, w.hiddenSize]), bias: new Tensor(data.headBias, [1]) });
+  const opt = new Adam([...lstm.parameters(), ...head.parameters()], { lr: LEARNING_RATE });
+  const { batch: B, inputSize: I } = w;
+  const chunks = chunkRanges(w.seqLen, w.train!.chunkLen).map(([s, n]) => ({
+    x: new Tensor(weights.input.subarray(s * B * I, (s + n) * B * I), [n, B, I]),
+    y: new Tensor(data.target.subarray(s * B, (s + n) * B), [n, B, 1]),
+  }));
+  const losses: number[] = [];
+  return {
+    run() {
+      let state: [Tensor, Tensor] | undefined;
+      for (const { x, y } of chunks) {
+        opt.zeroGrad();
+        const [out, [h, c]] = lstm.forward(x, state);
+        const loss = mseLoss(head.forward(out), y);
+        loss.backward();
+        opt.step();
+        losses.push(loss.values[0]!);
+        state = [h.detach(), c.detach()];
+      }
+    },
+    losses: () => losses,
+    dispose: () => {
+      lstm.dispose();
+      head.dispose();
+    },
+  };
+}
+
 export function recurRunner(backend: 'js' | 'wasm', frames = false, variant?: 'relaxed-simd'): Runner {
+  const select = async () => {
+    await setBackend(backend);
+    if (variant && wasmBackend.kernelVariant() !== variant) {
+      throw new Error(`this engine runs the ${wasmBackend.kernelVariant()} build; relaxed SIMD needs Node 22+ or --experimental-wasm-relaxed-simd`);
+    }
+  };
   return {
     name: `recur-${backend}${frames ? '-frames' : ''}${variant ? '-relaxed' : ''}`,
     version: () => packageVersion('@recur/nn-recurrent'),
     skip: (w) => (frames && (w.bidirectional || w.batch !== 1) ? 'frames only for the unidirectional batch-1 stream' : null),
+    ...(frames
+      ? {}
+      : {
+          async prepareTraining(w: Workload): Promise<PreparedTraining> {
+            await select();
+            return prepareTraining(w);
+          },
+        }),
     async prepare(w): Promise<Prepared> {
-      await setBackend(backend);
-      if (variant && wasmBackend.kernelVariant() !== variant) {
-        throw new Error(`this engine runs the ${wasmBackend.kernelVariant()} build; relaxed SIMD needs Node 22+ or --experimental-wasm-relaxed-simd`);
-      }
+      await select();
       const weights = makeWeights(w);
       const m = buildModule(w, weights);
       const x = new Tensor(weights.input, [w.seqLen, w.batch, w.inputSize]);

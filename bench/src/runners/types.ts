@@ -1,4 +1,5 @@
-// What every runner provides for a workload: a forward pass to time, and its output for checking.
+// What every runner provides for a workload: a forward pass to time, and its output for checking;
+// runners that train also provide a training step.
 
 import type { Workload } from '../workloads.js';
 
@@ -14,10 +15,25 @@ export interface Prepared {
   dispose?(): void;
 }
 
+/** A model set up to train on a training workload (`w.train`): the recurrent layer, a `Linear(H, 1)` head, MSE, Adam. */
+export interface PreparedTraining {
+  /**
+   * One training step over the whole input (the timed part): per chunk, forward, loss, backward and
+   * an Adam update, the state carried detached into the next chunk; resolves when the losses are read.
+   */
+  run(): Promise<void> | void;
+  /** The loss of every optimizer step so far, in order. */
+  losses(): number[];
+  note?: string;
+  dispose?(): void;
+}
+
 export interface Runner {
   name: string;
   /** Null when this runner cannot express the workload at all (reason in `skip`). */
   prepare(w: Workload): Promise<Prepared | null>;
+  /** Absent for runners that only run inference: their training cells are skipped. */
+  prepareTraining?(w: Workload): Promise<PreparedTraining>;
   skip?(w: Workload): string | null;
   version(): string;
 }
