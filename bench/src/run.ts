@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { chartSvg } from './chart.js';
 import type { Cell } from './runner.js';
 import { type GemmCell, combineGemmRounds, combineRounds, roundOrder, roundRatio } from './stats.js';
-import { QUICK, WORKLOADS } from './workloads.js';
+import { type Target, targetRow } from './targets.js';
+import { FEW_STEPS, FIRST_LOSS_REL_OK, INFERENCE_ONLY, LOSS_REL_OK, REFERENCE_STEPS, lossProblem } from './training.js';
+import { QUICK, WORKLOADS, chunkRanges } from './workloads.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -43,6 +45,15 @@ const QUICK_RUNNERS = ['recur-wasm', 'recur-wasm-relaxed', 'recur-js', 'recur-wa
 const custom = option('runners') !== undefined || option('workloads') !== undefined;
 const runners = option('runners') ?? (quick ? QUICK_RUNNERS : ALL_RUNNERS);
 const workloads = option('workloads') ?? (quick ? QUICK : WORKLOADS.map((w) => w.id));
+/** Training-step workloads get their own table; the forward table, the chart and the soak are the others. */
+const trainsOn = new Map(WORKLOADS.flatMap((w) => (w.train ? [[w.id, w.train.forward] as const] : [])));
+const forwardWorkloads = workloads.filter((w) => !trainsOn.has(w));
+const trainingWorkloads = workloads.filter((w) => trainsOn.has(w));
+function describeTraining(id: string): string {
+  const w = WORKLOADS.find((x) => x.id === id)!;
+  const n = chunkRanges(w.seqLen, w.train!.chunkLen).length;
+  return n > 1 ? `${id}, ${w.seqLen} steps as truncated BPTT in ${n} chunks of ${w.train!.chunkLen}` : `${id}, BPTT over all ${w.seqLen} steps`;
+}
 
 // What recur's wasm kernels do with relaxed SIMD's fused multiply-add (default in browsers and Node 22+),
 // measured here by turning on V8's flag for that runner only; every other runner sees plain Node.
@@ -102,22 +113,48 @@ function cellText(c: Cell | undefined): string {
   const runs = (c.runs ?? 0) < 10 ? ` (${c.runs} runs)` : '';
   const spread = (c as { spread?: number }).spread;
   const pm = spread !== undefined ? ` ±${(spread * 100).toFixed(0)}%` : '';
-  return `${fmtMs(c.medianMs)} ms${pm} · ${c.gflops!.toFixed(1)} GF/s${runs}${err}`;
+  const loss = c.loss ? ` · loss ${c.loss.first.toPrecision(3)} → ${c.loss.last.toPrecision(3)}` : '';
+  const problem = c.loss ? lossProblem(c.loss) : null;
+  return `${fmtMs(c.medianMs)} ms${pm} · ${c.gflops!.toFixed(1)} GF/s${runs}${loss}${err}${problem ? ` ⚠ ${problem}` : ''}`;
 }
 
 const lines: string[] = [];
 const out = (s = '') => lines.push(s);
 out(`| workload | ${runners.join(' | ')} |`);
 out(`|---|${runners.map(() => '---').join('|')}|`);
-for (const w of workloads) out(`| ${w} | ${runners.map((r) => cellText(get(r, w))).join(' | ')} |`);
+for (const w of forwardWorkloads) out(`| ${w} | ${runners.map((r) => cellText(get(r, w))).join(' | ')} |`);
 out('');
 out(
   `Median ms per forward and GFLOP/s (multiply-add = 2 flops)${rounds > 1 ? `; with ${rounds} rounds, the median of the rounds' medians ± half their range` : ''}. ` +
     '⚠ marks outputs that differ from recur js by more than 1e-4 (max abs error).',
 );
 
+// Training steps, on the runners that train (the others' cells say 'inference only').
+const trainers = runners.filter((r) => trainingWorkloads.some((w) => get(r, w) && get(r, w)!.skipped !== INFERENCE_ONLY));
+const trainingLines = [`| workload | ${trainers.join(' | ')} |`, `|---|${trainers.map(() => '---').join('|')}|`];
+for (const w of trainingWorkloads) trainingLines.push(`| ${w} | ${trainers.map((r) => cellText(get(r, w))).join(' | ')} |`);
+/** Training step time / forward time of the same runner, in the same rounds. */
+const trainOverForward = (r: string, w: string) => roundRatio(perRound.get(`${r}|${trainsOn.get(w)}`) ?? [], perRound.get(`${r}|${w}`) ?? []);
+const perForward = trainingWorkloads.filter((w) => workloads.includes(trainsOn.get(w)!));
+if (perForward.length > 0) {
+  trainingLines.push('', `| training step / forward | ${perForward.map((w) => `${w} / ${trainsOn.get(w)}`).join(' | ')} |`);
+  trainingLines.push(`|---|${perForward.map(() => '---').join('|')}|`);
+  for (const r of trainers) {
+    trainingLines.push(`| ${r} | ${perForward.map((w) => (trainOverForward(r, w) !== undefined ? `${trainOverForward(r, w)!.toFixed(2)}×` : '')).join(' | ')} |`);
+  }
+}
+
 /** Peer time / recur time (with rounds, the median of the rounds' ratios). */
 const ratio = (mine: string, peer: string, w: string) => roundRatio(perRound.get(`${mine}|${w}`) ?? [], perRound.get(`${peer}|${w}`) ?? []);
+
+/** Why a cell has no time, for a target that needs it. */
+const skippedText = (r: string, w: string) => (get(r, w)?.skipped ? `${r} on ${w}: ${get(r, w)!.skipped}` : undefined);
+const ratioTarget = (label: string, mine: string, peer: string, w: string, need: number): Target => ({
+  label,
+  value: ratio(mine, peer, w),
+  need,
+  missing: skippedText(mine, w) ?? skippedText(peer, w),
+});
 
 const ratioLines: string[] = [];
 const peers = runners.filter((r) => !r.startsWith('recur-'));
@@ -133,21 +170,27 @@ for (const mine of ['recur-wasm', 'recur-wasm-relaxed', 'recur-js'].filter((r) =
   ratioLines.push('');
 }
 
-const targets: Array<[string, number | undefined, number]> = [];
+const targets: Target[] = [];
 // The wasm targets hold for both builds: recur-wasm is what Node 20 runs, recur-wasm-relaxed what
-// browsers and Node 22+ run.
+// browsers and Node 22+ run. Training-step workloads are in `workloads` too: 4× tfjs-wasm and 10×
+// tfjs-cpu per training step.
 for (const mine of ['recur-wasm', 'recur-wasm-relaxed']) {
-  for (const w of ['medium', 'gru-medium', 'rnn-medium']) targets.push([`${mine} ≥ 2× ort-web-1t on ${w}`, ratio(mine, 'ort-web-1t', w), 2]);
-  targets.push([`${mine} faster than ort-web-1t on large`, ratio(mine, 'ort-web-1t', 'large'), 1]);
-  for (const w of workloads) targets.push([`${mine} ≥ 4× tfjs-wasm on ${w}`, ratio(mine, 'tfjs-wasm', w), 4]);
-  targets.push([`${mine} as fast as ort-node on stream`, ratio(mine, 'ort-node', 'stream'), 1]);
+  for (const w of ['medium', 'gru-medium', 'rnn-medium']) targets.push(ratioTarget(`${mine} ≥ 2× ort-web-1t on ${w}`, mine, 'ort-web-1t', w, 2));
+  targets.push(ratioTarget(`${mine} faster than ort-web-1t on large`, mine, 'ort-web-1t', 'large', 1));
+  for (const w of workloads) targets.push(ratioTarget(`${mine} ≥ 4× tfjs-wasm on ${w}`, mine, 'tfjs-wasm', w, 4));
+  targets.push(ratioTarget(`${mine} as fast as ort-node on stream`, mine, 'ort-node', 'stream', 1));
 }
-for (const w of workloads) targets.push([`recur-js ≥ 10× tfjs-cpu on ${w}`, ratio('recur-js', 'tfjs-cpu', w), 10]);
-const targetLines = ['| target | measured | met |', '|---|---|---|'];
-for (const [label, value, need] of targets) {
-  if (value === undefined) continue;
-  targetLines.push(`| ${label} | ${value.toFixed(2)}× | ${value >= need ? '✓' : '✗ missed'} |`);
+for (const w of workloads) targets.push(ratioTarget(`recur-js ≥ 10× tfjs-cpu on ${w}`, 'recur-js', 'tfjs-cpu', w, 10));
+for (const mine of ['recur-wasm', 'recur-wasm-relaxed', 'recur-js']) {
+  targets.push({
+    label: `${mine}: a training step on medium ≤ 3× its forward`,
+    value: trainOverForward(mine, 'train-medium'),
+    need: 3,
+    atMost: true,
+    missing: skippedText(mine, 'train-medium') ?? skippedText(mine, 'medium'),
+  });
 }
+const targetLines = ['| target | measured | met |', '|---|---|---|', ...targets.flatMap((t) => targetRow(t) ?? [])];
 
 const gemmLines = ['| backend | n | ms | GFLOP/s |', '|---|---:|---:|---:|'];
 for (const g of gemm) gemmLines.push(`| ${g.backend} | ${g.n} | ${fmtMs(g.medianMs)} | ${g.gflops.toFixed(1)} |`);
@@ -173,10 +216,19 @@ const report = [
   `${new Date().toISOString()} · ${machine}${commit ? ` · commit ${commit}` : ''}`,
   `Command: \`pnpm bench${args.length ? ` ${args.join(' ')}` : ''}\` · versions: ${versions.join(', ')}`,
   '',
-  '## Time per forward',
-  '',
-  ...lines,
-  '',
+  ...(forwardWorkloads.length > 0 ? ['## Time per forward', '', ...lines, ''] : []),
+  ...(trainingWorkloads.length > 0
+    ? [
+        '## Time per training step',
+        '',
+        ...trainingLines,
+        '',
+        `Median ms per training step (forward, backward and an Adam update per chunk: ${trainingWorkloads.map(describeTraining).join('; ')}) and nominal GFLOP/s (three forwards' flops), ` +
+          `with the loss at the first and the last step of the run. ⚠ marks a non-finite loss, a loss not below the first after ${FEW_STEPS} optimizer steps, ` +
+          `or first losses that differ from recur js's (relative: the first by more than ${FIRST_LOSS_REL_OK.toExponential(0)}, those of the first ${REFERENCE_STEPS} training steps by more than ${LOSS_REL_OK.toExponential(0)}).`,
+        '',
+      ]
+    : []),
   `## Ratios (peer time / recur time: above 1× means recur is faster${rounds > 1 ? "; median of the rounds' ratios" : ''})`,
   '',
   ...ratioLines,
@@ -198,6 +250,13 @@ const report = [
   '- recur-*-frames: the same stream fed one frame at a time through `module.stream().step()`.',
   '- recur-wasm-relaxed: the relaxed-SIMD build (fused multiply-add), which browsers and Node 22+ run by default; Node 20 needs `--experimental-wasm-relaxed-simd`, given to that runner only. recur-wasm is what Node 20 runs.',
   '- ort-web and tfjs-wasm run their wasm builds inside Node 20 without flags; ort-web-2t uses 2 wasm threads.',
+  ...(trainingWorkloads.length > 0
+    ? [
+        '- Training steps: recur (`lstm.forward`, `Linear`, `mseLoss`, `backward()`, `Adam` from @recur/optim; `detach()` of the state between chunks) and tfjs ' +
+          '(LSTM + Dense(1), `model.trainOnBatch` with MSE and Adam, a stateful LSTM between chunks) start from the same weights with the same learning rate. ' +
+          'tfjs has one LSTM bias (b_ih + b_hh), so after the first update its losses differ slightly from PyTorch\'s. The chart shows forward passes only.',
+      ]
+    : []),
   '',
   '## Raw results (JSON lines)',
   '',
@@ -214,7 +273,7 @@ const dir = join(here, '..', 'results');
 mkdirSync(dir, { recursive: true });
 const kind = custom ? 'custom' : quick ? 'quick' : 'full';
 const name = `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`;
-const svg = chartSvg(cells, runners, workloads, gemm, `recur benchmark${quick ? ' (quick)' : ''} · ${machine}`);
+const svg = chartSvg(cells, runners, forwardWorkloads, gemm, `recur benchmark${quick ? ' (quick)' : ''} · ${machine}`);
 writeFileSync(join(dir, name), report);
 writeFileSync(join(dir, name.replace(/\.md$/, '.svg')), svg);
 if (!custom) {
