@@ -16,8 +16,23 @@ import { WasmRuntime } from './runtime.js';
 
 /** The wasm backend, with a view of its memory and of the kernel build it runs. */
 export interface WasmBackend extends Backend {
-  /** Size and live allocations of the wasm memory (all zeros before init). */
+  /**
+   * The wasm memory in bytes: its size, live allocations, free blocks and the free top (all zeros
+   * before init). `allocated` returns to where it was once what was prepared is disposed; `bytes`
+   * never shrinks, short of `reset()`.
+   */
   memoryStats(): MemoryStats;
+  /**
+   * Drops the whole wasm heap, the one way to give its memory back (a WebAssembly memory cannot shrink),
+   * and resolves once a new, empty one is in place. Weights and workspaces made before report
+   * `disposed`, and a kernel given them throws a `BackendError`: modules that ran on this backend
+   * must be created anew (or `loadStateDict` into them) afterwards. Calls made while the promise is
+   * pending still run on the old heap. A no-op before init.
+   * @example
+   * lstm.dispose();
+   * await wasmBackend.reset(); // memoryStats().bytes back to 128 KiB
+   */
+  reset(): Promise<void>;
   /** The kernel build in use after init: 'relaxed-simd' (fused multiply-add) or 'simd128'; null before. */
   kernelVariant(): KernelVariant | null;
 }
@@ -84,6 +99,15 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     }
   };
 
+  const reset = async (): Promise<void> => {
+    await pending?.catch(() => undefined);
+    if (!runtime || !variant) return;
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
+    const kernels = await instantiateKernels(memory, variant);
+    runtime?.drop();
+    runtime = new WasmRuntime(kernels, memory, name);
+  };
+
   return {
     name,
     priority: options.priority ?? 10,
@@ -92,7 +116,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     capabilities: { backward: true },
     init,
     unavailableReason: () => failure ?? (runtime ? null : simdUnavailableReason()),
-    memoryStats: () => (runtime ? runtime.heap.stats() : { bytes: 0, allocated: 0, blocks: 0 }),
+    memoryStats: () => (runtime ? runtime.heap.stats() : { bytes: 0, allocated: 0, blocks: 0, free: 0, freeBlocks: 0, top: 0 }),
+    reset,
     kernelVariant: () => variant,
     matmul: (a, b, m, k, n, o) => rt().matmul(a, b, m, k, n, o),
     prepareWeights: (w: RecurrentWeights) => rt().prepare(w),

@@ -25,6 +25,9 @@ import type { KernelExports } from './module.js';
 const roundUp8 = (n: number) => (n + 7) & ~7;
 const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
 
+/** Floats of W staged at a time while packing (1 MiB; at least 8 rows). */
+const STAGING_FLOATS = 1 << 18;
+
 /** Frees the blocks of prepared weights and workspaces garbage-collected without dispose(). */
 const finalizer =
   typeof FinalizationRegistry === 'function'
@@ -73,13 +76,22 @@ export class WasmPreparedWeights implements PreparedWeights {
       return p;
     };
     try {
-      // B = W^T straight from PyTorch's [rows, cols] layout.
+      // B = W^T straight from PyTorch's [rows, cols] layout. Each panel of 8 columns of B is 8 rows
+      // of W, so W goes through a small staging block a few panels at a time: preparing weights
+      // grows the memory by the packed weights, not by a second, unpacked copy.
       const pack = (src: Float32Array, rows: number, cols: number) => {
         const dst = take(kernels.packedSize(cols, rows));
-        const tmp = heap.alloc(src.length * 4);
-        heap.f32.set(src, tmp >> 2);
-        kernels.packB(tmp, cols, rows, 1, cols, dst);
-        heap.release(tmp);
+        const chunk = Math.max(8, Math.floor(STAGING_FLOATS / cols / 8) * 8);
+        const tmp = heap.alloc(Math.min(rows, chunk) * cols * 4);
+        try {
+          for (let r = 0; r < rows; r += chunk) {
+            const n = Math.min(chunk, rows - r);
+            heap.f32.set(src.subarray(r * cols, (r + n) * cols), tmp >> 2);
+            kernels.packB(tmp, cols, n, 1, cols, dst + (r / 8) * kernels.packedSize(cols, 8));
+          }
+        } finally {
+          heap.release(tmp);
+        }
         return dst;
       };
       this.wih = pack(w.weightIh, GH, w.inputSize);
@@ -106,8 +118,9 @@ export class WasmPreparedWeights implements PreparedWeights {
     finalizer?.unregister(this);
   }
 
+  /** True after dispose(), and once the runtime's heap was dropped by the backend's reset(). */
   get disposed(): boolean {
-    return this.ptrs.length === 0;
+    return this.ptrs.length === 0 || this.runtime.dropped;
   }
 }
 
@@ -142,21 +155,29 @@ export class WasmWorkspace implements Workspace {
     finalizer?.register(this, { heap: runtime.heap, ptrs: this.owned }, this);
   }
 
-  /** Grows the block to at least `bytes` (by half again, so growth stays rare) and returns it. */
+  /**
+   * Grows the block to at least `bytes` (by half again, so growth stays rare) and returns it. The old
+   * block is released first (a call's buffers are laid out afresh), so the new one can take its place
+   * and the memory grows by the difference, not by both.
+   */
   reserve(bytes: number): number {
     if (this.bytes < bytes) {
       const size = Math.max(bytes, Math.ceil(this.bytes * 1.5));
-      const ptr = this.runtime.heap.alloc(size);
-      if (this.bytes > 0) this.runtime.heap.release(this.ptr);
-      this.ptr = ptr;
+      const heap = this.runtime.heap;
+      if (this.bytes > 0) heap.release(this.ptr);
+      this.ptr = 0;
+      this.bytes = 0;
+      this.owned.length = 0;
+      this.ptr = heap.alloc(size);
       this.bytes = size;
-      this.owned[0] = ptr;
+      this.owned[0] = this.ptr;
     }
     return this.ptr;
   }
 
+  /** True after dispose(), and once the runtime's heap was dropped by the backend's reset(). */
   get disposed(): boolean {
-    return this.#disposed;
+    return this.#disposed || this.runtime.dropped;
   }
 
   dispose(): void {
@@ -172,13 +193,57 @@ export class WasmWorkspace implements Workspace {
 
 export class WasmRuntime {
   readonly heap: WasmHeap;
+  #kernels: KernelExports | null;
 
   constructor(
-    readonly kernels: KernelExports,
+    kernels: KernelExports,
     memory: WebAssembly.Memory,
     readonly backendName: string,
   ) {
+    this.#kernels = kernels;
     this.heap = new WasmHeap(memory);
+  }
+
+  get kernels(): KernelExports {
+    if (!this.#kernels) throw this.droppedError('kernels');
+    return this.#kernels;
+  }
+
+  /** True once `drop()` let go of the memory. */
+  get dropped(): boolean {
+    return this.#kernels === null;
+  }
+
+  /**
+   * Lets go of the kernels' instance and of the memory (both reach the memory's buffer), so it can be
+   * garbage-collected while weights and workspaces made here survive: they report `disposed` and
+   * any kernel given them throws a BackendError.
+   */
+  drop(): void {
+    this.#kernels = null;
+    this.heap.drop();
+  }
+
+  private droppedError(where: string): BackendError {
+    return new BackendError(
+      `${this.backendName}.${where}: the weights or workspace were made before ${this.backendName}.reset() dropped the heap they lived in; prepare the weights and create the workspace again (a module: create it anew, or loadStateDict into it, after the reset)`,
+    );
+  }
+
+  /**
+   * Refuses weights or a workspace of another runtime of this backend: a dropped one (before a reset)
+   * or another instance. Allocates nothing unless it throws: a streamed frame runs it.
+   */
+  private checkOwner(where: string, w: unknown, ws: unknown): void {
+    const other =
+      w instanceof WasmPreparedWeights && w.runtime !== this
+        ? w.runtime
+        : ws instanceof WasmWorkspace && ws.runtime !== this
+          ? ws.runtime
+          : null;
+    if (!other) return;
+    if (other.dropped) throw other.droppedError(where);
+    throw new BackendError(`${this.backendName}.${where}: weights or workspace belong to another instance of the '${this.backendName}' backend`);
   }
 
   prepare(w: RecurrentWeights): WasmPreparedWeights {
@@ -191,6 +256,7 @@ export class WasmRuntime {
 
   /** One direction of one layer over a sequence, for every mode. */
   layer(args: LayerArgs, workspace: Workspace): void {
+    this.checkOwner('layer', args?.weights, workspace);
     const rows = checkLayerArgs(args, workspace, this.backendName);
     const w = args.weights;
     const ws = workspace;
@@ -304,6 +370,7 @@ export class WasmRuntime {
    */
   layerBackward(args: LayerBackwardArgs, workspace: Workspace): void {
     const f = args.forward;
+    this.checkOwner('layerBackward', f?.weights, workspace);
     const rows = checkLayerArgs(f, workspace, this.backendName);
     const w = f.weights;
     const ws = workspace;
