@@ -1,7 +1,9 @@
 // Memory soak: N forward calls of `medium` on recur's wasm backend, reporting JS heap, RSS and wasm
 // memory before and after (they must stay flat). Usage: memory.ts <calls>; prints one JSON line.
+// Inference, as the forward rows: under noGrad (a recording forward holds a training workspace until
+// its backward).
 
-import { Tensor, registerBackend, setBackend } from '@recur/core-tensor';
+import { Tensor, noGrad, registerBackend, setBackend } from '@recur/core-tensor';
 import { wasmBackend } from '@recur/kernels-wasm';
 import type { LSTM } from '@recur/nn-recurrent';
 import { buildModule } from './runners/recur.js';
@@ -19,11 +21,12 @@ const sample = () => {
   const mem = process.memoryUsage();
   return { heapUsedMB: mem.heapUsed / 2 ** 20, rssMB: mem.rss / 2 ** 20, wasmMB: wasmBackend.memoryStats().bytes / 2 ** 20 };
 };
-for (let i = 0; i < 20; i++) m.forward(x);
+const forward = () => noGrad(() => m.forward(x));
+for (let i = 0; i < 20; i++) forward();
 const before = sample();
 const t0 = performance.now();
 for (let i = 1; i <= calls; i++) {
-  m.forward(x);
+  forward();
   if (i % Math.max(1, Math.floor(calls / 10)) === 0) {
     const s = sample();
     process.stderr.write(
