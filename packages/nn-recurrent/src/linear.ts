@@ -9,6 +9,7 @@ import {
   Tensor,
   describeValue,
   formatShape,
+  checkElements,
   recordOp,
 } from '@recur/core-tensor';
 import { Module } from './module.js';
@@ -42,6 +43,7 @@ export class Linear extends Module {
     this.inFeatures = positiveInt('Linear', 'inFeatures', inFeatures);
     this.outFeatures = positiveInt('Linear', 'outFeatures', outFeatures);
     if (typeof options !== 'object' || options === null) throw new ArgumentError(`Linear: expected options as an object, got ${describeValue(options)}`);
+    checkElements('Linear', `a weight of ${outFeatures} x ${inFeatures}`, outFeatures * inFeatures);
     const g = Module.generator(options.seed);
     const bound = 1 / Math.sqrt(inFeatures);
     const uniform = (n: number) => Float32Array.from({ length: n }, () => -bound + 2 * bound * g.uniform());
@@ -85,6 +87,7 @@ export class Embedding extends Module {
     super();
     this.numEmbeddings = positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     this.embeddingDim = positiveInt('Embedding', 'embeddingDim', embeddingDim);
+    checkElements('Embedding', `a table of ${numEmbeddings} x ${embeddingDim}`, numEmbeddings * embeddingDim);
     const g = Module.generator(options?.seed);
     this.addParameter('weight', Float32Array.from({ length: numEmbeddings * embeddingDim }, () => g.normal()), [numEmbeddings, embeddingDim]);
   }

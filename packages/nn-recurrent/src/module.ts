@@ -30,26 +30,35 @@ export interface PreparedModule {
   pool: TrainingPool;
 }
 
-/** Idle training workspaces of one backend; closed (and emptied) when the module re-prepares. */
+/**
+ * The training workspaces of one backend: idle ones to reuse, and the ones lent to recorded forwards
+ * whose backward has not run yet. Closing the pool (re-preparing or disposing the module) frees them
+ * all; a backward through a graph made before that then throws the disposed-workspace error.
+ */
 export class TrainingPool {
   private idle: Workspace[] = [];
+  private readonly lent = new Set<Workspace>();
   private closed = false;
 
   constructor(private readonly backend: Backend) {}
 
   acquire(): Workspace {
-    return this.idle.pop() ?? this.backend.createWorkspace({ training: true });
+    const ws = this.idle.pop() ?? this.backend.createWorkspace({ training: true });
+    this.lent.add(ws);
+    return ws;
   }
 
   release(ws: Workspace): void {
+    this.lent.delete(ws);
     if (this.closed || this.idle.length >= 64) ws.dispose();
     else this.idle.push(ws);
   }
 
   close(): void {
     this.closed = true;
-    for (const ws of this.idle) ws.dispose();
+    for (const ws of [...this.idle, ...this.lent]) ws.dispose();
     this.idle = [];
+    this.lent.clear();
   }
 }
 
@@ -215,7 +224,7 @@ export abstract class RecurrentModule extends Module {
   /** The current backend with this module's weights prepared for it, and the module's workspace. */
   protected preparedFor(backend: Backend = activeBackend()): PreparedModule {
     this.checkNotDisposed();
-    if (this.prepared?.backend !== backend || this.parametersChanged()) {
+    if (this.prepared?.backend !== backend || this.parametersChanged() || this.prepared.weights[0]?.disposed) {
       this.releasePrepared();
       const weights: PreparedWeights[] = [];
       try {

@@ -10,7 +10,7 @@ import { GRU, LSTM } from '../src/index.js';
 import './backends.js';
 
 describe('modules across a wasm reset', () => {
-  it('a module that ran before throws a BackendError naming the reset, and runs again after loadStateDict', async () => {
+  it('a module that ran before prepares its weights again by itself, with the same numbers', async () => {
     const wasm = createWasmBackend({ name: 'wasm-reset', priority: 0 });
     registerBackend(wasm);
     await setBackend('wasm-reset');
@@ -20,11 +20,8 @@ describe('modules across a wasm reset', () => {
     expect(wasm.memoryStats().allocated).toBeGreaterThan(0);
     await wasm.reset();
     expect(wasm.memoryStats()).toMatchObject({ bytes: 131072, allocated: 0 });
-    expect(() => noGrad(() => lstm.forward(x))).toThrow(BackendError);
-    expect(() => noGrad(() => lstm.forward(x))).toThrow(/wasm-reset\.layer: the weights or workspace were made before wasm-reset\.reset\(\) dropped the heap/);
-    expect(() => lstm.stream().step(randn([1, 8], { seed: 3 }))).toThrow(/before wasm-reset\.reset\(\)/);
-    lstm.loadStateDict(lstm.stateDict());
     const [after] = noGrad(() => lstm.forward(x));
+    expect(() => lstm.stream().step(randn([1, 8], { seed: 3 }))).not.toThrow();
     expect(Array.from(after.values)).toEqual(Array.from(before.values));
     const fresh = new GRU(8, 16, { seed: 3 });
     noGrad(() => fresh.forward(x));
