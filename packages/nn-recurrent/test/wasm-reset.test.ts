@@ -3,7 +3,7 @@
 // (or a new module) prepares its weights on the new heap, with the same results. A new backend
 // instance registered in place of the old one is followed by modules on their next call.
 
-import { BackendError, noGrad, randn, registerBackend, setBackend } from '@recur/core-tensor';
+import { noGrad, randn, registerBackend, setBackend } from '@recur/core-tensor';
 import { createWasmBackend } from '@recur/kernels-wasm';
 import { describe, expect, it } from 'vitest';
 import { GRU, LSTM } from '../src/index.js';
