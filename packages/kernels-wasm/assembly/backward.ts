@@ -31,8 +31,8 @@ const PACK = 20; // scratch for packing [rows, max(I, P, H)]
 const DWIH = 21; // out [GH, i8]
 const DWHH = 22; // out [GH, p8]
 const DWHR = 23; // out [P, h8] or 0
-const DBIH = 24; // out [GH]
-const DBHH = 25; // out [GH]
+const DBIH = 24; // out [gh8]
+const DBHH = 25; // out [gh8]
 const DX = 26; // out [rows, i8] or 0
 const WIH = 27; // W_ih [GH, I] packed as B
 const STEPS = 28; // scratch i32 [T] first row of each step
@@ -69,7 +69,14 @@ function stepCount(t: i32, B: i32, sizes: usize): i32 {
 
 /** C[k, n] (+)= A[m, k]^T · Bm[m, n], A with row stride lda, through a transpose and a packing. */
 function transposedProduct(m: i32, k: i32, n: i32, a: usize, lda: i32, bm: usize, ldb: i32, c: usize, trans: usize, pack: usize): void {
-  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) put(trans, p * m + i, f(a, i * lda + p));
+  // In 32 x 32 tiles, so both the reads and the writes stay within a few cache lines.
+  for (let i0 = 0; i0 < m; i0 += 32) {
+    const i1 = min(m, i0 + 32);
+    for (let p0 = 0; p0 < k; p0 += 32) {
+      const p1 = min(k, p0 + 32);
+      for (let i = i0; i < i1; i++) for (let p = p0; p < p1; p++) put(trans, p * m + i, f(a, i * lda + p));
+    }
+  }
   packB(bm, m, n, ldb, 1, pack);
   gemm(k, n, m, trans, m, pack, c, roundUp8(n), false);
 }
@@ -210,15 +217,17 @@ export function layerBackward(mode: i32, T: i32, B: i32, rows: i32, I: i32, H: i
   if (whr != 0) transposedProduct(rows, P, H, dHrow, P, slot(d, HFULLS), H, slot(d, DWHR), trans, pack);
   const dbih = slot(d, DBIH);
   const dbhh = slot(d, DBHH);
-  for (let j = 0; j < GH; j++) {
-    let si: f32 = 0;
-    let sh: f32 = 0;
-    for (let r = 0; r < rows; r++) {
-      si += f(dA, r * gh8 + j);
-      sh += f(dAh, r * gh8 + j);
+  // Column sums row by row (contiguous, four columns at a time); the rows are padded to gh8.
+  memory.fill(dbih, 0, <usize>gh8 << 2);
+  memory.fill(dbhh, 0, <usize>gh8 << 2);
+  for (let r = 0; r < rows; r++) {
+    const ra = dA + (<usize>(r * gh8) << 2);
+    const rh = dAh + (<usize>(r * gh8) << 2);
+    for (let j = 0; j < gh8; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(dbih + o, f32x4.add(v128.load(dbih + o), v128.load(ra + o)));
+      v128.store(dbhh + o, f32x4.add(v128.load(dbhh + o), v128.load(rh + o)));
     }
-    put(dbih, j, si);
-    put(dbhh, j, sh);
   }
   const dx = slot(d, DX);
   if (dx != 0) gemm(rows, I, GH, dA, gh8, slot(d, WIH), dx, roundUp8(I), false);
