@@ -5,10 +5,12 @@
 import { RangeArgumentError } from './errors.js';
 
 /**
- * The most elements recur puts in one tensor or one module's parameters: 2^31 − 1, the smallest
- * typed-array length limit among the JavaScript engines recur supports (8 GiB of float32).
+ * The most elements recur puts in one tensor or one module's parameters: 2^30 (4 GiB of float32),
+ * what one wasm memory can hold, so anything recur accepts can run on every backend (and is well
+ * inside every engine's typed-array limit of 2^31 − 1 or more). Refusing there keeps a mistaken size
+ * from spending seconds zero-filling gigabytes before failing.
  */
-export const MAX_ELEMENTS = 2 ** 31 - 1;
+export const MAX_ELEMENTS = 2 ** 30;
 
 /** The most bytes a 32-bit WebAssembly memory can hold (4 GiB): weights, scratch and all. */
 export const WASM_MEMORY_BYTES = 2 ** 32;
@@ -28,7 +30,7 @@ export function checkElements(where: string, what: string, elements: number): nu
   const bytes = elements * 4;
   throw new RangeArgumentError(
     `${where}: ${what} would need ${count(elements)} float32 values (${count(bytes)} bytes, ${(bytes / GIB).toPrecision(3)} GiB); ` +
-      `recur holds at most ${MAX_ELEMENTS} values (8 GiB) in one tensor or module, the smallest typed-array limit among JavaScript engines, and wasm memory holds at most ${WASM_MEMORY_BYTES} bytes (4 GiB)`,
+      `recur holds at most ${MAX_ELEMENTS} values (4 GiB) in one tensor or module, what wasm memory can hold (at most ${WASM_MEMORY_BYTES} bytes)`,
   );
 }
 

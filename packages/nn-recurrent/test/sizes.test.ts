@@ -22,7 +22,7 @@ function refusedFast(f: () => unknown): Error {
   return error as Error;
 }
 
-const SIZE_MESSAGE = /would need \S+ float32 values \(\S+ bytes, \S+ GiB\); recur holds at most 2147483647 values .*wasm memory holds at most 4294967296 bytes \(4 GiB\)/;
+const SIZE_MESSAGE = /would need \S+ float32 values \(\S+ bytes, \S+ GiB\); recur holds at most 1073741824 values \(4 GiB\) in one tensor or module, what wasm memory can hold \(at most 4294967296 bytes\)/;
 
 describe('module options whose parameters no machine can hold', () => {
   it('new LSTM(1e9, 1) is refused at once, naming the sizes and the bytes they need', () => {
@@ -109,6 +109,9 @@ describe('padding lengths no machine can hold', () => {
     expect(() => padPackedSequence(packed(), { totalLength: 2e9, batchFirst: true })).toThrow(/padded shape \[3,2000000000,1\]/);
     expect(refusedFast(() => padPackedSequence(packed(), { totalLength: 2 ** 53 }))).toBeInstanceOf(RangeArgumentError);
     expect(padPackedSequence(packed(), { totalLength: 5 })[0].shape).toEqual([5, 3, 1]);
+    // Two sequences: 2e9 values, under the engines' typed-array limit but past what recur holds (4 GiB).
+    const two = packSequence([tensor([[1], [2]]), tensor([[3]])]);
+    expect(refusedFast(() => padPackedSequence(two, { totalLength: 1e9 }))).toBeInstanceOf(RangeArgumentError);
   });
 
   it('an empty feature dimension pads to any length, but not past 2^53', () => {
