@@ -13,6 +13,7 @@ import {
   checkElements,
   describeValue,
   formatShape,
+  noGrad,
 } from '@recur/core-tensor';
 import type { PreparedModule } from './module.js';
 
@@ -146,7 +147,8 @@ export class RecurrentStream {
       );
     }
     const { h, c } = this.stateTensors(batched);
-    const r = this.host.forwardChunk(chunk, this.batch, h, c);
+    // Streams are for inference: nothing is recorded (train with forward() and detach() instead).
+    const r = noGrad(() => this.host.forwardChunk(chunk, this.batch, h, c));
     this.h.set(r.h);
     if (this.c && r.c) this.c.set(r.c);
     return r.out;

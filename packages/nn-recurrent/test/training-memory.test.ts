@@ -47,3 +47,13 @@ describe('sizes of heads and operations', () => {
     expect(new Linear(2, 3).forward(tensor([[1, 2]])).shape).toEqual([1, 3]);
   });
 });
+
+describe('streams', () => {
+  it('record nothing, in step() and in push()', async () => {
+    await setBackend('js');
+    const rnn = new RNN(2, 3);
+    const stream = rnn.stream();
+    expect(stream.push(zeros([4, 1, 2])).requiresGrad).toBe(false);
+    expect(stream.step(zeros([1, 2])).requiresGrad).toBe(false);
+  });
+});
