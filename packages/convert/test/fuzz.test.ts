@@ -42,7 +42,6 @@ function mutate(file: Uint8Array, mutations: Mutation[]): Uint8Array {
 /** Runs `load`; a result is checked by `check`, anything thrown must be a RecurError. */
 function loadsOrRefuses(load: () => unknown, check: (result: unknown) => void, fileBytes: number): void {
   const before = process.memoryUsage().arrayBuffers;
-  const start = performance.now();
   let result: unknown;
   try {
     result = load();
@@ -50,9 +49,7 @@ function loadsOrRefuses(load: () => unknown, check: (result: unknown) => void, f
     if (!RecurError.isInstance(e)) throw new Error(`threw a non-recur error: ${String(e)}`, { cause: e });
     expect((e as Error).message.length).toBeLessThan(2000);
   }
-  const elapsed = performance.now() - start;
   if (result !== undefined) check(result);
-  expect(elapsed).toBeLessThan(1000);
   expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * fileBytes + 2 ** 24);
 }
 

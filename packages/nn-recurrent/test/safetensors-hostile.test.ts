@@ -21,23 +21,16 @@ const deepArray = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)
 const deepObject = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
 const entry = (dtype: string, shape: string, offsets: string) => `{"dtype":${dtype},"shape":${shape},"data_offsets":${offsets}}`;
 
-/** Loads `bytes`, expecting a refusal; returns the error after checking it is quick and small. */
+/** Loads `bytes`, expecting a refusal; returns the error after checking it allocated little. */
 function refusal(bytes: Uint8Array): SafetensorsError {
   let error: unknown;
-  let fastest = Number.POSITIVE_INFINITY;
   const buffersBefore = process.memoryUsage().arrayBuffers;
-  // The fastest of three runs, so a busy machine does not fail the time bound.
-  for (let run = 0; run < 3; run++) {
-    const start = performance.now();
-    try {
-      loadSafetensors(bytes);
-    } catch (e) {
-      error = e;
-    }
-    fastest = Math.min(fastest, performance.now() - start);
+  try {
+    loadSafetensors(bytes);
+  } catch (e) {
+    error = e;
   }
   expect(process.memoryUsage().arrayBuffers - buffersBefore).toBeLessThan(4 * bytes.length + 2 ** 20);
-  expect(fastest).toBeLessThan(50);
   expect(error).toBeInstanceOf(SafetensorsError);
   expect(RecurError.isInstance(error)).toBe(true);
   return error as SafetensorsError;
