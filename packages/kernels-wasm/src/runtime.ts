@@ -140,6 +140,16 @@ export class WasmWorkspace implements Workspace {
   readonly layout = { x: 0, gx: 0, out: 0, h: 0, c: 0, hfull: 0, ptmp: 0, sizes: 0, gates: 0, acts: 0, cs: 0, hs: 0, hfulls: 0 };
   /** The arguments of the forward call whose activations the reserve (acts, cs, hs, hfulls) holds. */
   savedFor: LayerArgs | null = null;
+  /**
+   * A training call's block, copied into JavaScript memory after the forward so the wasm block can
+   * go back to the heap at once: a graph that never runs backward then holds only memory the
+   * garbage collector sees and frees, and wasm memory stays flat. `layerBackward` copies it back in.
+   */
+  snapshot: Float32Array | null = null;
+  /** The byte offset the layout's pointers refer to while the snapshot is out of wasm memory. */
+  snapshotBase = 0;
+  /** Bytes of the block the current call uses. */
+  used = 0;
   /** Input rows of the current layer call, as `checkLayerArgs` counted them. */
   rows = 0;
   /** Shared with the finalizer, so a workspace dropped without dispose() still frees its block. */
@@ -175,6 +185,14 @@ export class WasmWorkspace implements Workspace {
     return this.ptr;
   }
 
+  /** Gives the block back to the heap (the next call reserves one again). */
+  releaseBlock(): void {
+    if (this.bytes > 0) this.runtime.heap.release(this.ptr);
+    this.ptr = 0;
+    this.bytes = 0;
+    this.owned.length = 0;
+  }
+
   /** True after dispose(), and once the runtime's heap was dropped by the backend's reset(). */
   get disposed(): boolean {
     return this.#disposed || this.runtime.dropped;
@@ -183,6 +201,7 @@ export class WasmWorkspace implements Workspace {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.snapshot = null;
     if (this.bytes > 0) this.runtime.heap.release(this.ptr);
     this.ptr = 0;
     this.bytes = 0;
@@ -293,7 +312,14 @@ export class WasmRuntime {
       );
     }
     this.copyOut(args, w, ws);
-    ws.savedFor = ws.training ? args : null;
+    ws.savedFor = null;
+    ws.snapshot = null;
+    if (ws.training) {
+      ws.snapshot = this.heap.f32.slice(L.x >> 2, (L.x + ws.used) >> 2);
+      ws.snapshotBase = L.x;
+      ws.releaseBlock();
+      ws.savedFor = args;
+    }
   }
 
   /** Lays out one layer call's buffers in the workspace's block and copies the inputs in. */
@@ -319,7 +345,8 @@ export class WasmRuntime {
     const cs = train && w.mode === 'lstm' ? align(rows * H * 4) : 0;
     const hs = train ? align(rows * P * 4) : 0;
     const hfulls = train && w.whr !== 0 ? align(rows * H * 4) : 0;
-    L.x = ws.reserve(x + gx + out + h + c + hfull + ptmp + sizes + gates + acts + cs + hs + hfulls);
+    ws.used = x + gx + out + h + c + hfull + ptmp + sizes + gates + acts + cs + hs + hfulls;
+    L.x = ws.reserve(ws.used);
     L.gx = L.x + x;
     L.out = L.gx + gx;
     L.h = L.out + out;
@@ -377,11 +404,18 @@ export class WasmRuntime {
     if (!(w instanceof WasmPreparedWeights) || w.runtime !== this || !(ws instanceof WasmWorkspace) || ws.runtime !== this) {
       throw new BackendError(`${this.backendName}.layerBackward: weights or workspace belong to another instance of the '${this.backendName}' backend`);
     }
-    if (!ws.training || ws.savedFor !== f) {
+    if (!ws.training || ws.savedFor !== f || !ws.snapshot) {
       throw new BackendError(
         `${this.backendName}.layerBackward: the workspace holds no saved forward of these arguments; create it with createWorkspace({ training: true }) and call layer() with the same arguments first`,
       );
     }
+    // Bring the saved block back into wasm memory and move the layout's pointers with it.
+    const restored = ws.reserve(ws.snapshot.length * 4);
+    this.heap.f32.set(ws.snapshot, restored >> 2);
+    const shift = restored - ws.snapshotBase;
+    const layout = ws.layout as Record<string, number>;
+    for (const key of Object.keys(layout)) if (layout[key] !== 0) layout[key]! += shift;
+    ws.snapshotBase = restored;
     const { kernels, heap } = this;
     const src = w.source;
     const T = f.seqLen;
@@ -475,6 +509,7 @@ export class WasmRuntime {
       if (args.dc0 && w.mode === 'lstm') args.dc0.set(v.subarray(at.dc >> 2, (at.dc >> 2) + B * H));
     } finally {
       heap.release(base);
+      ws.releaseBlock();
     }
   }
 

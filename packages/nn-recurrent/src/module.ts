@@ -32,41 +32,43 @@ export interface PreparedModule {
 
 /**
  * The training workspaces of one backend: idle ones to reuse, and the ones lent to recorded forwards
- * whose backward has not run yet. Closing the pool (re-preparing or disposing the module) frees them
- * all; a backward through a graph made before that then throws the disposed-workspace error.
+ * whose backward has not run yet. Lent ones are held weakly, so a graph that is dropped without a
+ * backward lets its workspace be collected. Closing the pool (re-preparing or disposing the module)
+ * frees them all; a backward through a graph made before that then throws the disposed error.
  */
 export class TrainingPool {
   private idle: Workspace[] = [];
-  private readonly lent = new Set<Workspace>();
+  private lent = new Set<WeakRef<Workspace>>();
+  private readonly refs = new WeakMap<Workspace, WeakRef<Workspace>>();
   private closed = false;
 
   constructor(private readonly backend: Backend) {}
 
   acquire(): Workspace {
     const ws = this.idle.pop() ?? this.backend.createWorkspace({ training: true });
-    this.lent.add(ws);
+    if (this.lent.size > 256) this.lent = new Set([...this.lent].filter((r) => r.deref() !== undefined));
+    const ref = new WeakRef(ws);
+    this.refs.set(ws, ref);
+    this.lent.add(ref);
     return ws;
   }
 
   release(ws: Workspace): void {
-    this.lent.delete(ws);
+    const ref = this.refs.get(ws);
+    if (ref) this.lent.delete(ref);
     if (this.closed || this.idle.length >= 64) ws.dispose();
     else this.idle.push(ws);
   }
 
   close(): void {
     this.closed = true;
-    for (const ws of [...this.idle, ...this.lent]) ws.dispose();
+    for (const ws of this.idle) ws.dispose();
+    for (const ref of this.lent) ref.deref()?.dispose();
     this.idle = [];
     this.lent.clear();
   }
 }
 
-/**
- * What every recur module shares (PyTorch's `nn.Module`, the parts recur needs): named parameters in
- * state-dict order that require grad by default, state dicts with an atomic load into the existing
- * tensors, train/eval, zeroGrad and dispose.
- */
 export abstract class Module {
   /** PyTorch's `training` flag: dropout is active only while true. Default true, as in PyTorch. */
   training = true;
