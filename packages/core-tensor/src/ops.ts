@@ -4,7 +4,7 @@
 
 import { type BackwardFn, recordOp } from './autograd.js';
 import { ArgumentError, RangeArgumentError, ShapeError, describeValue, formatShape } from './errors.js';
-import { checkElements } from './limits.js';
+import { MAX_ELEMENTS, checkElements } from './limits.js';
 import { Tensor } from './tensor.js';
 
 type Operand = Tensor | number;
@@ -111,7 +111,9 @@ function binary(
   const ta = asTensor(op, a);
   const tb = asTensor(op, b);
   const shape = broadcastShape(op, ta.shape, tb.shape);
-  const out = new Float32Array(checkElements(op, `a result of shape ${formatShape(shape)}`, sizeOf(shape)));
+  const size = sizeOf(shape);
+  if (size > MAX_ELEMENTS) checkElements(op, `a result of shape ${formatShape(shape)}`, size);
+  const out = new Float32Array(size);
   const sa = broadcastStrides(ta.shape, shape);
   const sb = broadcastStrides(tb.shape, shape);
   const av = ta.values;
@@ -178,7 +180,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const m = a.size / Math.max(k, 1);
   const av = a.values;
   const bv = b.values;
-  checkElements('matmul', `a result of ${m} x ${n}`, m * n);
+  if (m * n > MAX_ELEMENTS) checkElements('matmul', `a result of ${m} x ${n}`, m * n);
   const out = gemm(av, bv, m, k, n);
   const shape = [...a.shape.slice(0, -1), ...(b.rank === 2 ? [n] : [])];
   const result = new Tensor(out, shape);

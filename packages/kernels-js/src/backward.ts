@@ -3,7 +3,7 @@
 // of the forward is recomputed. Per step only the recurrent product dA · W_hh runs; the weight and
 // input gradients are three large GEMMs over all rows at the end, as cuDNN and PyTorch do.
 
-import { BackendError, type LayerBackwardArgs, type Workspace, checkLayerArgs, gateCount } from '@recur/core-tensor';
+import { BackendError, type LayerBackwardArgs, type Workspace, advanceStep, checkLayerArgs, gateCount } from '@recur/core-tensor';
 import { gemmPacked, packPanels } from './gemm.js';
 import { JsPreparedWeights, JsWorkspace } from './layers.js';
 
@@ -53,14 +53,14 @@ export function layerBackward(args: LayerBackwardArgs, workspace: Workspace): vo
   const isGru = w.mode === 'gru';
   const { acts, cs, hs, hFulls } = ws;
 
-  // Step positions, in the forward's order.
+  // Step positions, in the forward's order (the walk the forward made, from advanceStep).
   const stepRow = new Int32Array(T);
   const stepN = new Int32Array(T);
+  const cursor = { row: 0, n: 0 };
   for (let s = 0; s < T; s++) {
-    const t = f.reverse ? T - 1 - s : s;
-    const n = f.batchSizes ? f.batchSizes[t]! : B;
-    stepN[s] = n;
-    stepRow[s] = f.reverse ? (s === 0 ? rows : stepRow[s - 1]!) - n : s === 0 ? 0 : stepRow[s - 1]! + stepN[s - 1]!;
+    advanceStep(cursor, s, T, B, rows, f.batchSizes, f.reverse === true);
+    stepRow[s] = cursor.row;
+    stepN[s] = cursor.n;
   }
 
   const dh = new Float32Array(B * P);

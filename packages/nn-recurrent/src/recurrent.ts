@@ -3,6 +3,7 @@
 // the run loop and the output shaping together. Streaming lives in stream.ts.
 
 import {
+  type Backend,
   BackendError,
   RangeArgumentError,
   type Generator,
@@ -177,11 +178,10 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
   /** The whole forward pass: a padded tensor or a PackedSequence in, the same kind out. */
   protected forwardAny(x: unknown, h0: unknown, c0: unknown): Shaped<Tensor | PackedSequence> {
     const call = this.checkCall(x, h0, c0);
-    if (activeBackend().capabilities?.async) throw this.asyncError(activeBackend().name);
-    if (needsGrad(call.tensors) || needsGrad(this.parameterList)) return this.forwardRecorded(call);
-    const k = this.preparedFor();
-    if (k.backend.capabilities?.async) throw this.asyncError(k.backend.name);
-    return this.shape(call, runLayers(k, this.runShape, call.seq, call.h0, call.c0));
+    const active = activeBackend();
+    if (active.capabilities?.async) throw this.asyncError(active.name);
+    if (needsGrad(call.tensors) || needsGrad(this.parameterList)) return this.forwardRecorded(call, active);
+    return this.shape(call, runLayers(this.preparedFor(active), this.runShape, call.seq, call.h0, call.c0));
   }
 
   /**
@@ -189,10 +189,8 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
    * activations in a training workspace and the node's backward runs the fused backward kernels.
    * Runs on the current backend where it declares `backward`, else on the js kernels.
    */
-  private forwardRecorded(call: CheckedCall): Shaped<Tensor | PackedSequence> {
-    const active = activeBackend();
+  private forwardRecorded(call: CheckedCall, active: Backend): Shaped<Tensor | PackedSequence> {
     const k = this.preparedFor(active);
-    if (active.capabilities?.async) throw this.asyncError(active.name);
     const shapeOf = {
       ...this.runShape,
       betweenLayers: null,
