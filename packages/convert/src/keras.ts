@@ -10,7 +10,12 @@ import { type ModuleConfig, type RecurrentKind, type RecurrentModule, buildModul
 
 const WHERE = 'fromKeras';
 
-/** One recurrent layer of the model, as a configured recur module (`batchFirst: true`) with its weights. */
+/**
+ * One recurrent layer of the model, as a configured recur module (`batchFirst: true`) with its weights.
+ * @example
+ * const [first] = fromKeras(JSON.parse(readFileSync('model.json', 'utf8')), readFileSync('weights.bin'));
+ * if (first?.module instanceof LSTM) first.module.forward(randn([2, 5, 3])); // [B, T, I]
+ */
 export interface KerasRecurrentLayer {
   /** The layer's name in the model (nested models' layers as `outer/inner`). */
   name: string;

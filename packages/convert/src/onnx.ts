@@ -12,7 +12,13 @@ import { type OnnxAttribute, type OnnxGraph, type OnnxNode, type OnnxTensor, dec
 
 const WHERE = 'fromOnnx';
 
-/** One recurrent node of the graph, as a configured recur module with its weights loaded. */
+/**
+ * One recurrent node of the graph, as a configured recur module with its weights loaded.
+ * @example
+ * for (const { name, path, op, module } of fromOnnx(readFileSync('model.onnx'))) {
+ *   console.log(path, op, module.inputSize, module.hiddenSize);
+ * }
+ */
 export interface OnnxRecurrentNode {
   /** The node's name, or `<op>_<index in its graph>` when it has none. */
   name: string;

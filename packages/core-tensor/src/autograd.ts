@@ -53,7 +53,12 @@ export class GradError extends RecurError {
 
 const state = { enabled: true };
 
-/** Whether operations are recorded now (false inside `noGrad`). */
+/**
+ * Whether operations are recorded now (false inside `noGrad`).
+ * @example
+ * noGrad(() => isGradEnabled()); // false
+ * isGradEnabled();               // true
+ */
 export function isGradEnabled(): boolean {
   return state.enabled;
 }

@@ -46,6 +46,7 @@ function branded<B extends ErrorClass>(Base: B, brand: symbol) {
       return isBranded(value, this.brand);
     }
 
+    /** Makes `instanceof` test the brand, as `isInstance` does. */
     static override [Symbol.hasInstance](value: unknown): boolean {
       return this.isInstance(value);
     }
@@ -133,7 +134,11 @@ export class RangeArgumentError extends branded(RangeError, brandOf('RangeArgume
   }
 }
 
-/** Formats a shape the way error messages print it: `[2,3,4]`. */
+/**
+ * Formats a shape the way error messages print it: `[2,3,4]`.
+ * @example
+ * formatShape([2, 3, 4]); // '[2,3,4]'
+ */
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
 }

@@ -5,7 +5,11 @@
 /** The recurrence of one layer: PyTorch's `LSTM`, `GRU`, `RNN(nonlinearity='tanh'|'relu')`. */
 export type RecurrentMode = 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu';
 
-/** PyTorch's gate blocks, in the order they are stacked on the rows of `weight_ih`/`weight_hh`. */
+/**
+ * PyTorch's gate blocks, in the order they are stacked on the rows of `weight_ih`/`weight_hh`.
+ * @example
+ * GATE_ORDER.lstm; // ['i', 'f', 'g', 'o']
+ */
 export const GATE_ORDER: Readonly<Record<RecurrentMode, readonly string[]>> = Object.freeze({
   lstm: Object.freeze(['i', 'f', 'g', 'o']),
   gru: Object.freeze(['r', 'z', 'n']),
@@ -13,7 +17,11 @@ export const GATE_ORDER: Readonly<Record<RecurrentMode, readonly string[]>> = Ob
   rnn_relu: Object.freeze(['h']),
 });
 
-/** Number of gate blocks stacked in `weightIh`/`weightHh` for a mode (LSTM 4, GRU 3, RNN 1). */
+/**
+ * Number of gate blocks stacked in `weightIh`/`weightHh` for a mode (LSTM 4, GRU 3, RNN 1).
+ * @example
+ * gateCount('lstm'); // 4: weight_ih_l0 of LSTM(I, H) is [4 * H, I]
+ */
 export function gateCount(mode: RecurrentMode): number {
   return mode === 'lstm' ? 4 : mode === 'gru' ? 3 : 1;
 }

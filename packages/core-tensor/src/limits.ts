@@ -9,6 +9,8 @@ import { RangeArgumentError } from './errors.js';
  * what one wasm memory can hold, so anything recur accepts can run on every backend (and is well
  * inside every engine's typed-array limit of 2^31 − 1 or more). Refusing there keeps a mistaken size
  * from spending seconds zero-filling gigabytes before failing.
+ * @example
+ * zeros([2 ** 15, 2 ** 16]); // a RangeArgumentError: 2^31 elements is more than MAX_ELEMENTS
  */
 export const MAX_ELEMENTS = 2 ** 30;
 

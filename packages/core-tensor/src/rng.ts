@@ -103,7 +103,13 @@ export function deterministicLog(x: number): number {
 
 let defaultGenerator: Generator | null = null;
 
-/** The process-wide generator used when no seed is given; seed it with `manualSeed` for reproducibility. */
+/**
+ * The process-wide generator used when no seed is given; seed it with `manualSeed` for reproducibility.
+ * @example
+ * manualSeed(0);
+ * const a = randn([3]);          // drawn from globalGenerator()
+ * globalGenerator().nextUint32(); // advances it, as randn does
+ */
 export function globalGenerator(): Generator {
   defaultGenerator ??= new Generator(Math.floor(Math.random() * 2 ** 32));
   return defaultGenerator;

@@ -8,12 +8,22 @@ import { checkElements } from './limits.js';
 import * as ops from './ops.js';
 import { Generator, globalGenerator } from './rng.js';
 
-/** Nested arrays of numbers, as accepted by `tensor()` and returned by `toArray()`. */
+/**
+ * Nested arrays of numbers, as accepted by `tensor()` and returned by `toArray()`.
+ * @example
+ * const rows: NestedArray = [[1, 2], [3, 4]];
+ * tensor(rows).toArray(); // [[1, 2], [3, 4]]
+ */
 export type NestedArray = number | NestedArray[];
 
+/** The element type of a tensor: recur computes in float32, as PyTorch's default. */
 export type DType = 'float32';
 
-/** Options of tensor creation. */
+/**
+ * Options of tensor creation.
+ * @example
+ * const w = tensor([[0.5, -1]], [1, 2], { requiresGrad: true });
+ */
 export interface TensorOptions {
   /** Record operations on this tensor so gradients reach `.grad` (default false). */
   requiresGrad?: boolean;
@@ -102,6 +112,7 @@ export class Tensor {
     return this.#requiresGrad;
   }
 
+  /** Only a leaf's flag can be turned off (a GradError otherwise); non-booleans are an ArgumentError. */
   set requiresGrad(flag: boolean) {
     if (typeof flag !== 'boolean') throw new ArgumentError(`Tensor.requiresGrad: expected a boolean, got ${describeValue(flag)}`);
     if (this.#gradFn && !flag) {
@@ -121,6 +132,7 @@ export class Tensor {
     return this.#grad;
   }
 
+  /** Replaces the gradient: null, or a tensor of this tensor's shape (a ShapeError otherwise). */
   set grad(g: Tensor | null) {
     if (g !== null && (!(g instanceof Tensor) || g.shape.length !== this.shape.length || g.shape.some((d, i) => d !== this.shape[i]))) {
       throw new ShapeError(`Tensor.grad: expected null or a tensor of shape ${formatShape(this.shape)}, got ${describeValue(g)}`);
@@ -221,6 +233,7 @@ export class Tensor {
     return ops.div(this, other);
   }
 
+  /** `-this`, elementwise. */
   neg(): Tensor {
     return ops.neg(this);
   }
@@ -240,30 +253,37 @@ export class Tensor {
     return ops.mean(this, dim, keepDim);
   }
 
+  /** `e^this`, elementwise. */
   exp(): Tensor {
     return ops.exp(this);
   }
 
+  /** The natural logarithm, elementwise (NaN below 0, -Infinity at 0, as PyTorch). */
   log(): Tensor {
     return ops.log(this);
   }
 
+  /** The hyperbolic tangent, elementwise. */
   tanh(): Tensor {
     return ops.tanh(this);
   }
 
+  /** The logistic sigmoid `1 / (1 + e^-x)`, elementwise. */
   sigmoid(): Tensor {
     return ops.sigmoid(this);
   }
 
+  /** `max(x, 0)`, elementwise. */
   relu(): Tensor {
     return ops.relu(this);
   }
 
+  /** Softmax along `dim` (negative from the end), as `torch.softmax`. @example tensor([[1, 2, 3]]).softmax(-1) */
   softmax(dim: number): Tensor {
     return ops.softmax(this, dim);
   }
 
+  /** The logarithm of the softmax along `dim`, computed stably, as `torch.log_softmax`. */
   logSoftmax(dim: number): Tensor {
     return ops.logSoftmax(this, dim);
   }
@@ -309,6 +329,7 @@ export class Tensor {
     return this.#data === null;
   }
 
+  /** A short description without the values: `Tensor(shape=[2,3], dtype=float32)`. */
   toString(): string {
     return `Tensor(shape=${formatShape(this.shape)}, dtype=${this.dtype}${this.#requiresGrad ? ', requiresGrad=true' : ''})`;
   }
@@ -471,6 +492,13 @@ function filled(shape: readonly number[], value: number, where: string): Tensor 
   return new Tensor(new Float32Array(checkShape(shape, where)).fill(value), shape);
 }
 
+/**
+ * Options of `randn` and `rand`: a seed, or a generator to draw from.
+ * @example
+ * randn([2, 3], { seed: 0 });               // the same values everywhere
+ * const g = new Generator(7);
+ * rand([4], { generator: g });              // advances g
+ */
 export interface RandomOptions {
   /** Makes the values deterministic: the same seed gives the same values everywhere. */
   seed?: number;

@@ -144,6 +144,7 @@ export class RNNCell extends SingleStateCell {
     super('RNNCell', args, (nl) => (nl === 'relu' ? 'rnn_relu' : 'rnn_tanh'));
   }
 
+  /** The activation: `'tanh'` (default) or `'relu'`, as PyTorch's `nonlinearity`. */
   get nonlinearity(): 'tanh' | 'relu' {
     return this.mode === 'rnn_relu' ? 'relu' : 'tanh';
   }

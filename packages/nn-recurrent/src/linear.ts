@@ -21,6 +21,11 @@ function positiveInt(kind: string, name: string, v: unknown): number {
   return v;
 }
 
+/**
+ * Options of `Linear`, as PyTorch's `nn.Linear(in_features, out_features, bias=True)`.
+ * @example
+ * new Linear(16, 1, { bias: false, seed: 0 });
+ */
 export interface LinearOptions {
   /** Learn an additive bias (default true). */
   bias?: boolean;

@@ -11,6 +11,7 @@ import {
   recordOp,
 } from '@recur/core-tensor';
 
+/** How a loss reduces its per-element values, as PyTorch's `reduction`: 'mean' (default), 'sum' or 'none'. */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 function readReduction(where: string, options: unknown): Reduction {
@@ -52,6 +53,9 @@ export function mseLoss(input: Tensor, target: Tensor, options?: { reduction?: R
 /**
  * Binary cross entropy on logits, computed stably (`max(x,0) - x*y + log(1 + exp(-|x|))`), as
  * `F.binary_cross_entropy_with_logits`.
+ * @example
+ * const logits = tensor([0.2, -1.5, 3]);
+ * bceWithLogits(logits, tensor([1, 0, 1])); // a scalar tensor, the mean
  */
 export function bceWithLogits(input: Tensor, target: Tensor, options?: { reduction?: Reduction }): Tensor {
   const reduction = readReduction('bceWithLogits', options);
@@ -78,7 +82,13 @@ export function bceWithLogits(input: Tensor, target: Tensor, options?: { reducti
   return reduce(l, reduction);
 }
 
+/**
+ * Options of `crossEntropy`, as PyTorch's `F.cross_entropy`.
+ * @example
+ * crossEntropy(logits, [2, 0, -100], { ignoreIndex: -100, reduction: 'sum' });
+ */
 export interface CrossEntropyOptions {
+  /** 'mean' over the targets not ignored (default), 'sum' or 'none' (one loss per row). */
   reduction?: Reduction;
   /** Targets equal to this are skipped (and excluded from the mean). Default -100, as PyTorch. */
   ignoreIndex?: number;

@@ -69,6 +69,14 @@ export class TrainingPool {
   }
 }
 
+/**
+ * What every recur layer shares with PyTorch's `nn.Module`: named parameters, `stateDict` /
+ * `loadStateDict`, `train()` / `eval()`, `zeroGrad()`, `requiresGrad_()` and `dispose()`.
+ * @example
+ * const model = new Linear(4, 2);
+ * model.eval();
+ * model.namedParameters().map(([name, p]) => `${name} ${p.shape}`); // ['weight 2,4', 'bias 2']
+ */
 export abstract class Module {
   /** PyTorch's `training` flag: dropout is active only while true. Default true, as in PyTorch. */
   training = true;
@@ -87,6 +95,7 @@ export abstract class Module {
     this.paramList.push(t);
   }
 
+  /** The generator of a default initialisation: seeded, or drawn from the global generator. */
   protected static generator(seed: number | undefined): Generator {
     return seed === undefined ? new Generator(globalGenerator().nextUint32()) : new Generator(seed);
   }
@@ -189,7 +198,12 @@ export abstract class Module {
   }
 }
 
-/** A recurrent module: parameters in PyTorch's recurrent layout, and its weights prepared per backend. */
+/**
+ * A recurrent module: parameters in PyTorch's recurrent layout, and its weights prepared per backend.
+ * @example
+ * const modules: RecurrentModule[] = [new LSTM(4, 8), new GRU(4, 8), new RNN(4, 8)];
+ * for (const m of modules) m.eval();
+ */
 export abstract class RecurrentModule extends Module {
   private prepared: PreparedModule | null = null;
   /** Each parameter's version when the prepared weights were made. */

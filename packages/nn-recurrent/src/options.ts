@@ -10,9 +10,15 @@ import {
   recurrentParameters,
 } from '@recur/core-tensor';
 
+/** The activation of `RNN` and `RNNCell`, as PyTorch's `nonlinearity`. */
 export type Nonlinearity = 'tanh' | 'relu';
 
-/** Options of `RNN`, `LSTM` and `GRU`; each takes the subset PyTorch's constructor takes. */
+/**
+ * Options of `RNN`, `LSTM` and `GRU`; each takes the subset PyTorch's constructor takes.
+ * @example
+ * new LSTM({ inputSize: 50, hiddenSize: 100, numLayers: 2, batchFirst: true, dropout: 0.1 });
+ * new RNN(5, 10, 2, { nonlinearity: 'relu' }); // positional, then the options
+ */
 export interface RecurrentOptions {
   inputSize: number;
   hiddenSize: number;
@@ -34,7 +40,11 @@ export interface RecurrentOptions {
   seed?: number;
 }
 
-/** Options of `RNNCell`, `LSTMCell` and `GRUCell`. */
+/**
+ * Options of `RNNCell`, `LSTMCell` and `GRUCell`.
+ * @example
+ * new GRUCell({ inputSize: 4, hiddenSize: 8, bias: false, seed: 0 });
+ */
 export interface CellOptions {
   inputSize: number;
   hiddenSize: number;

@@ -201,6 +201,11 @@ function readBoolean(where: string, name: string, value: unknown, fallback: bool
   return value;
 }
 
+/**
+ * Options of `packPaddedSequence` and `packSequence`.
+ * @example
+ * packPaddedSequence(randn([3, 5, 8]), [2, 5, 4], { batchFirst: true, enforceSorted: false });
+ */
 export interface PackOptions {
   /** Input is `[B, T, *]` instead of `[T, B, *]`. Default false. */
   batchFirst?: boolean;
@@ -283,6 +288,11 @@ export function packPaddedSequence(
   return new PackedSequence(packed, batchSizes, sortedIndices);
 }
 
+/**
+ * Options of `padPackedSequence` and `padSequence`.
+ * @example
+ * const [padded, lengths] = padPackedSequence(packed, { batchFirst: true, paddingValue: -1, totalLength: 10 });
+ */
 export interface PadOptions {
   /** Output `[B, T, *]` instead of `[T, B, *]`. Default false. */
   batchFirst?: boolean;

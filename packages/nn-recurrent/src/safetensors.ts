@@ -22,6 +22,7 @@ const DTYPES_TEXT = 'F32, F16, BF16 or F64';
  */
 const MAX_DEPTH = 128;
 
+/** A `.safetensors` file read by `readSafetensors`: its tensors and its metadata. */
 export interface SafetensorsFile {
   /** Tensor name to tensor, in a prototype-free object: every name in the file is an own key, `__proto__` included. */
   tensors: StateDict;
@@ -68,7 +69,12 @@ function otherFormat(bytes: Uint8Array): string | null {
   return null;
 }
 
-/** Like `loadSafetensors`, and also returns the header's `__metadata__`. */
+/**
+ * Like `loadSafetensors`, and also returns the header's `__metadata__`.
+ * @example
+ * const { tensors, metadata } = readSafetensors(readFileSync('model.safetensors'));
+ * metadata.format; // e.g. 'pt' for files written by PyTorch
+ */
 export function readSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFile {
   const bytes = input instanceof ArrayBuffer ? new Uint8Array(input) : input;
   if (!(bytes instanceof Uint8Array)) {

@@ -4,9 +4,15 @@
 
 import { ArgumentError, StateDictError, Tensor, describeValue, formatShape } from '@recur/core-tensor';
 
-/** A state dict: parameter name to tensor, as PyTorch's `module.state_dict()`. */
+/**
+ * A state dict: parameter name to tensor, as PyTorch's `module.state_dict()`.
+ * @example
+ * const sd: StateDict = new GRU(4, 8).stateDict(); // { weight_ih_l0: Tensor [24, 4], ... }
+ * writeFileSync('gru.safetensors', saveSafetensors(sd));
+ */
 export type StateDict = Record<string, Tensor>;
 
+/** Options of `loadStateDict`. @example lstm.loadStateDict(sd, { prefix: 'encoder.rnn.', strict: false }) */
 export interface LoadStateDictOptions {
   /** Reject missing and unexpected keys (default true). Mis-shaped keys are rejected either way. */
   strict?: boolean;
@@ -14,6 +20,7 @@ export interface LoadStateDictOptions {
   prefix?: string;
 }
 
+/** What `loadStateDict` returns: the keys that did not match, as PyTorch's `_IncompatibleKeys`. */
 export interface LoadStateDictResult {
   /** The module's parameters the state dict lacks, as keys of the state dict (with the prefix). */
   missingKeys: string[];

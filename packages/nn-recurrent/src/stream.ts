@@ -32,12 +32,19 @@ export interface StreamHost {
   forwardChunk(chunk: Tensor, batch: number, h: Tensor, c: Tensor | null): { out: Tensor; h: Float32Array; c: Float32Array | null };
 }
 
+/** Options of `module.stream()`. @example const stream = new GRU(8, 16).stream({ batch: 2 }); */
 export interface StreamOptions {
   /** Number of independent streams processed together (default 1). */
   batch?: number;
 }
 
-/** A stream's recurrent state: `h` `[numLayers, B, projSize || H]`, `c` `[numLayers, B, H]` (LSTM). */
+/**
+ * A stream's recurrent state: `h` `[numLayers, B, projSize || H]`, `c` `[numLayers, B, H]` (LSTM).
+ * @example
+ * const stream = new LSTM(8, 16).stream();
+ * const { h, c } = stream.state; // h [1, 1, 16], c [1, 1, 16]
+ * stream.state = { h, c };       // restore
+ */
 export interface StreamState {
   h: Tensor;
   c: Tensor | null;

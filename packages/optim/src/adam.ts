@@ -4,10 +4,19 @@
 import { ArgumentError, type Tensor, describeValue } from '@recur/core-tensor';
 import { Optimizer, numberOption } from './optimizer.js';
 
+/**
+ * Options of `Adam` and `AdamW`, with PyTorch's names and defaults.
+ * @example
+ * new Adam(model.parameters(), { lr: 1e-3, betas: [0.9, 0.98], eps: 1e-9 });
+ */
 export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
   lr?: number;
+  /** Decay rates of the first and second moment estimates (default [0.9, 0.999]). */
   betas?: [number, number];
+  /** Added to the denominator for stability (default 1e-8). */
   eps?: number;
+  /** L2 penalty added to the gradient in Adam, decoupled decay in AdamW (default 0 for Adam, 1e-2 for AdamW). */
   weightDecay?: number;
 }
 

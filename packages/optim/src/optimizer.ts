@@ -4,12 +4,24 @@
 
 import { ArgumentError, RangeArgumentError, StateDictError, Tensor, describeValue } from '@recur/core-tensor';
 
-/** A plain-object snapshot of an optimizer: its options and each parameter's state, by index. */
+/**
+ * A plain-object snapshot of an optimizer: its options and each parameter's state, by index.
+ * @example
+ * const saved = JSON.stringify(opt.stateDict());
+ * opt.loadStateDict(JSON.parse(saved)); // resume where the run paused
+ */
 export interface OptimizerState {
   options: Record<string, number | boolean | number[]>;
   state: Array<Record<string, number | number[]> | null>;
 }
 
+/**
+ * What `SGD`, `Adam` and `AdamW` share, as PyTorch's `torch.optim.Optimizer`: `step()`,
+ * `zeroGrad()`, and `stateDict()` / `loadStateDict()` to pause and resume a run.
+ * @example
+ * const opt = new SGD(model.parameters(), { lr: 0.1 });
+ * opt.zeroGrad(); loss.backward(); opt.step();
+ */
 export abstract class Optimizer<Options extends object> {
   readonly params: readonly Tensor[];
   readonly options: Readonly<Options>;

@@ -3,11 +3,21 @@
 import { ArgumentError, type Tensor, describeValue } from '@recur/core-tensor';
 import { Optimizer, numberOption } from './optimizer.js';
 
+/**
+ * Options of `SGD`, with PyTorch's names and defaults.
+ * @example
+ * new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true });
+ */
 export interface SGDOptions {
+  /** Learning rate (required, as in PyTorch). */
   lr: number;
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Dampening for momentum (default 0). */
   dampening?: number;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay?: number;
+  /** Nesterov momentum (default false; needs a momentum and zero dampening). */
   nesterov?: boolean;
 }
 
