@@ -1,13 +1,68 @@
-// Fused recurrent layers: one direction of one layer over a whole sequence. The input projections of
-// every row are one GEMM into `gx` (row stride gh8 = 8-padded G*H, bias added); each step then
-// accumulates the recurrent GEMM over the active rows straight into that step's rows of `gx` (LSTM,
-// RNN) or into `gates` (GRU, whose n gate needs W_hn h apart) and applies the gates in place.
+// Fused recurrent layers: one direction of one layer over a whole sequence, on one thread or several
+// over a shared memory. The input projections of every row are one GEMM into `gx` (row stride gh8 =
+// 8-padded G*H, bias added); each step then accumulates the recurrent GEMM over the active rows
+// straight into that step's rows of `gx` (LSTM, RNN) or into `gates` (GRU, whose n gate needs W_hn h
+// apart) and applies the gates in place.
+//
+// Threads: the projection splits by 4-row blocks (or by 8-column panels when rows are few); a step
+// splits by hidden units in blocks of 8, each thread owning all gates of its units, so the cell update
+// needs no exchange; h is double-buffered (step s reads one buffer and writes the other), so one
+// barrier per step suffices (two with an LSTM projection, whose GEMM needs every unit). Every output
+// element has one owner and is summed over k in the same order whatever the split: results are
+// bit-identical for any thread count. When H (or the projection's P) is not a multiple of 8, thread 0
+// owns the whole step and the others only help with the projection.
+//
 // Padded layout: step t has B rows at t*B. Packed layout (batchSizes != 0): step t has batchSizes[t]
-// rows, stored one step after another. Pointers are byte offsets; nothing here allocates and no
-// state outlives a call.
+// rows, stored one step after another. Pointers are byte offsets; the JS side owns every buffer and
+// passes their offsets in a descriptor (slots below); nothing here allocates and no state outlives
+// a call.
 
 import { relu4, reluScalar, sigmoid4, sigmoidScalar, tanh4, tanhScalar } from './activations';
 import { gemm } from './gemm';
+import { barrier, partStart } from './threads';
+
+// Descriptor slots (i32; pointers are byte offsets, 0 = absent).
+const MODE = 0; // 0 lstm, 1 gru, 2 rnn_tanh, 3 rnn_relu
+const T_ = 1;
+const B_ = 2;
+const ROWS = 3;
+const I_ = 4;
+const H_ = 5;
+const P_ = 6;
+const REVERSE = 7;
+const NT = 8; // threads taking part in this call
+const CTL = 9; // the control block (threads.ts)
+const X = 10; // input rows [rows, I]
+const WIH = 11; // W_ih^T packed
+const WHH = 12; // W_hh^T packed
+const BIAS = 13; // folded bias [gh8]
+const WHR = 14; // LSTM: W_hr^T packed or 0
+const BHN = 15; // GRU: b_hn [H]
+const SIZES = 16; // batchSizes [T] or 0
+const H0 = 17; // [B, P] h: in h0, and h after an even number of steps
+const H1 = 18; // [B, P] the other h buffer (holds h0 too at the start); h after an odd number of steps
+const C = 19; // [B, H] LSTM c, in place
+const OUT = 20; // [rows, P]
+const GX = 21; // [rows, gh8]
+const HFULL = 22; // LSTM with projection: [B, H]
+const PTMP = 23; // LSTM with projection: [B, p8]
+const GATES = 24; // GRU: [B, gh8]
+const ACTS = 25; // training reserve: [rows, 4H] or 0
+const CS = 26; // training reserve: LSTM c per row [rows, H] or 0
+const HS = 27; // training reserve: h per row [rows, P] or 0
+const HFULLS = 28; // training reserve: LSTM h before projection [rows, H] or 0
+
+// @ts-ignore: decorator
+@inline
+function slot(d: usize, i: i32): usize {
+  return <usize>load<i32>(d + (<usize>i << 2));
+}
+
+// @ts-ignore: decorator
+@inline
+function num(d: usize, i: i32): i32 {
+  return load<i32>(d + (<usize>i << 2));
+}
 
 // @ts-ignore: decorator
 @inline
@@ -15,22 +70,68 @@ function roundUp8(n: i32): i32 {
   return (n + 7) & ~7;
 }
 
-/** gx[r, :] = x[r, :] @ W_ih^T + bias for every row. */
-function project(rows: i32, inputSize: i32, gh8: i32, x: usize, wih: usize, bias: usize, gx: usize): void {
-  gemm(rows, gh8, inputSize, x, inputSize, wih, gx, gh8, false);
-  for (let r = 0; r < rows; r++) {
+/**
+ * Start of thread `tid`'s share of `n` columns that are split in blocks of 8 (end: the share of
+ * tid + 1). When n is not a multiple of 8, or one thread runs, thread 0 owns them all.
+ */
+// @ts-ignore: decorator
+@inline
+function ownStart(n: i32, tid: i32, nt: i32): i32 {
+  if (tid >= nt) return n;
+  if (nt == 1 || (n & 7) != 0) return tid == 0 ? 0 : n;
+  return partStart(n >> 3, tid, nt) << 3;
+}
+
+/**
+ * gx[r, :] = x[r, :] @ W_ih^T + bias: this thread's 4-row blocks, or its 8-column panels when there
+ * are fewer than 8 rows per thread (a streamed frame).
+ */
+function project(rows: i32, inputSize: i32, gh8: i32, x: usize, wih: usize, bias: usize, gx: usize, tid: i32, nt: i32): void {
+  let r0 = 0, r1 = rows, c0 = 0, c1 = gh8;
+  if (nt > 1) {
+    if (rows >= 8 * nt) {
+      const blocks = rows >> 2;
+      r0 = partStart(blocks, tid, nt) << 2;
+      r1 = tid == nt - 1 ? rows : partStart(blocks, tid + 1, nt) << 2;
+    } else {
+      c0 = partStart(gh8 >> 3, tid, nt) << 3;
+      c1 = partStart(gh8 >> 3, tid + 1, nt) << 3;
+    }
+  }
+  if (r1 <= r0 || c1 <= c0) return;
+  gemm(r1 - r0, c1 - c0, inputSize, x + (<usize>(r0 * inputSize) << 2), inputSize,
+    wih + <usize>(c0 >> 3) * (<usize>inputSize << 5), gx + (<usize>(r0 * gh8 + c0) << 2), gh8, false);
+  for (let r = r0; r < r1; r++) {
     const row = gx + (<usize>(r * gh8) << 2);
-    for (let j = 0; j < gh8; j += 4) {
+    for (let j = c0; j < c1; j += 4) {
       const o = <usize>j << 2;
       v128.store(row + o, f32x4.add(v128.load(row + o), v128.load(bias + o)));
     }
   }
 }
 
-/** Copies nb rows of `width` floats from src (stride srcStride) to dst (stride dstStride). */
-function copyRows(nb: i32, width: i32, src: usize, srcStride: i32, dst: usize, dstStride: i32): void {
+/**
+ * The recurrent GEMM for units [j0, j1) of each of G gate blocks: C[:, g*H + j] (+)= h @ W^T. Whole
+ * panels, since H, j0 and j1 are multiples of 8 unless one thread owns all the units.
+ */
+function gateGemm(nb: i32, G: i32, H: i32, j0: i32, j1: i32, k: i32, h: usize, w: usize, c: usize, ldc: i32, accumulate: bool): void {
+  if (j1 <= j0) return;
+  if (j0 == 0 && j1 == H) {
+    gemm(nb, G * H, k, h, k, w, c, ldc, accumulate);
+    return;
+  }
+  for (let g = 0; g < G; g++) {
+    const col = g * H + j0;
+    gemm(nb, j1 - j0, k, h, k, w + <usize>(col >> 3) * (<usize>k << 5), c + (<usize>col << 2), ldc, accumulate);
+  }
+}
+
+/** Copies columns [c0, c1) of nb rows from src (row stride srcStride) to dst (dstStride), in floats. */
+function copyCols(nb: i32, c0: i32, c1: i32, src: usize, srcStride: i32, dst: usize, dstStride: i32): void {
+  if (c1 <= c0) return;
+  const bytes = <usize>(c1 - c0) << 2;
   for (let b = 0; b < nb; b++) {
-    memory.copy(dst + (<usize>(b * dstStride) << 2), src + (<usize>(b * srcStride) << 2), <usize>width << 2);
+    memory.copy(dst + (<usize>(b * dstStride + c0) << 2), src + (<usize>(b * srcStride + c0) << 2), bytes);
   }
 }
 
@@ -41,197 +142,220 @@ function stepRows(t: i32, B: i32, batchSizes: usize): i32 {
   return batchSizes == 0 ? B : load<i32>(batchSizes + (<usize>t << 2));
 }
 
-// Every kernel walks its steps as core-tensor's advanceStep does, with the cursor in locals (row, nb)
-// so the module keeps no state between calls: s-th step in time order, or from the end in reverse,
-// where each packed sequence starts at its own last step.
-
 /**
- * LSTM (gates i, f, g, o). h: [B, P], c: [B, H], out: [rows, P]; whr = 0 without projection,
- * else hfull: [B, H] and ptmp: [B, roundUp8(P)] scratch.
+ * Runs this thread's share of one layer call described at `d` (the JS side fills the descriptor and
+ * every thread of the call runs this with its own `tid`). Returns false if the call was aborted.
  */
-export function lstmLayer(
-  T: i32, B: i32, rows: i32, inputSize: i32, H: i32, P: i32,
-  x: usize, wih: usize, whh: usize, bias: usize, whr: usize,
-  batchSizes: usize, reverse: bool,
-  h: usize, c: usize, out: usize, gx: usize, hfull: usize, ptmp: usize,
-  acts: usize, cs: usize, hs: usize, hfulls: usize,
-): void {
-  const gh8 = roundUp8(4 * H);
-  project(rows, inputSize, gh8, x, wih, bias, gx);
-  const hOut = whr != 0 ? hfull : h;
-  const hStride = whr != 0 ? H : P;
+export function runLayer(d: usize, tid: i32): bool {
+  const mode = num(d, MODE);
+  const nt = num(d, NT);
+  const ctl = slot(d, CTL);
+  const T = num(d, T_);
+  const B = num(d, B_);
+  const rows = num(d, ROWS);
+  const inputSize = num(d, I_);
+  const H = num(d, H_);
+  const P = num(d, P_);
+  const reverse = num(d, REVERSE) != 0;
+  const sizes = slot(d, SIZES);
+  const G = mode == 0 ? 4 : mode == 1 ? 3 : 1;
+  const gh8 = roundUp8(G * H);
+  const whr = mode == 0 ? slot(d, WHR) : 0;
+  project(rows, inputSize, gh8, slot(d, X), slot(d, WIH), slot(d, BIAS), slot(d, GX), tid, nt);
+  if (!barrier(ctl, nt)) return false;
+  // This thread's units, and its columns of h (the projection's P columns, or its units).
+  const j0 = ownStart(H, tid, nt);
+  const j1 = ownStart(H, tid + 1, nt);
+  const q0 = whr != 0 ? ownStart(P, tid, nt) : j0;
+  const q1 = whr != 0 ? ownStart(P, tid + 1, nt) : j1;
+  const whh = slot(d, WHH);
+  const gx = slot(d, GX);
+  const out = slot(d, OUT);
+  const hs = slot(d, HS);
+  const acts = slot(d, ACTS);
+  let hCur = slot(d, H0);
+  let hNext = slot(d, H1);
   let row = reverse ? rows : 0;
   let nb = 0;
   for (let s = 0; s < T; s++) {
     const t = reverse ? T - 1 - s : s;
+    const prev = nb;
     if (reverse) {
-      nb = stepRows(t, B, batchSizes);
+      nb = stepRows(t, B, sizes);
       row -= nb;
     } else {
       row += nb;
-      nb = stepRows(t, B, batchSizes);
+      nb = stepRows(t, B, sizes);
+      // Sequences that just ended keep their last h in both buffers from now on (a reverse pass only
+      // gains rows, which hold h0 in both).
+      if (nb < prev) copyCols(prev - nb, q0, q1, hCur + (<usize>(nb * P) << 2), P, hNext + (<usize>(nb * P) << 2), P);
     }
-    const g0 = gx + (<usize>(row * gh8) << 2);
-    gemm(nb, 4 * H, P, h, P, whh, g0, gh8, true);
-    for (let b = 0; b < nb; b++) {
-      const g = g0 + (<usize>(b * gh8) << 2);
-      const cb = c + (<usize>(b * H) << 2);
-      const hb = hOut + (<usize>(b * hStride) << 2);
-      const hBytes = <usize>H << 2;
-      // The reserve of a training call: gates i, f, g, o and c of this row.
-      const ab = acts + (<usize>((row + b) * 4 * H) << 2);
-      const csb = cs + (<usize>((row + b) * H) << 2);
-      let j = 0;
-      for (; j + 4 <= H; j += 4) {
-        const o = <usize>j << 2;
-        const ig = sigmoid4(v128.load(g + o));
-        const fg = sigmoid4(v128.load(g + hBytes + o));
-        const gg = tanh4(v128.load(g + 2 * hBytes + o));
-        const og = sigmoid4(v128.load(g + 3 * hBytes + o));
-        const cv = f32x4.add(f32x4.mul(fg, v128.load(cb + o)), f32x4.mul(ig, gg));
-        v128.store(cb + o, cv);
-        v128.store(hb + o, f32x4.mul(og, tanh4(cv)));
-        if (acts != 0) {
-          v128.store(ab + o, ig);
-          v128.store(ab + hBytes + o, fg);
-          v128.store(ab + 2 * hBytes + o, gg);
-          v128.store(ab + 3 * hBytes + o, og);
-          v128.store(csb + o, cv);
-        }
-      }
-      for (; j < H; j++) {
-        const o = <usize>j << 2;
-        const ig = sigmoidScalar(load<f32>(g + o));
-        const fg = sigmoidScalar(load<f32>(g + hBytes + o));
-        const gg = tanhScalar(load<f32>(g + 2 * hBytes + o));
-        const og = sigmoidScalar(load<f32>(g + 3 * hBytes + o));
-        const cv = fg * load<f32>(cb + o) + ig * gg;
-        store<f32>(cb + o, cv);
-        store<f32>(hb + o, og * tanhScalar(cv));
-        if (acts != 0) {
-          store<f32>(ab + o, ig);
-          store<f32>(ab + hBytes + o, fg);
-          store<f32>(ab + 2 * hBytes + o, gg);
-          store<f32>(ab + 3 * hBytes + o, og);
-          store<f32>(csb + o, cv);
-        }
-      }
+    if (mode == 0) {
+      lstmStep(d, row, nb, H, P, gh8, j0, j1, whh, gx, hCur, hNext, acts);
+      if (whr != 0 && !barrier(ctl, nt)) return false;
+      if (whr != 0) projectStep(d, row, nb, H, P, j0, j1, q0, q1, hNext);
+    } else if (mode == 1) {
+      gruStep(d, row, nb, H, gh8, j0, j1, whh, gx, hCur, hNext, acts);
+    } else {
+      rnnStep(row, nb, H, gh8, j0, j1, mode == 3, whh, gx, hCur, hNext);
     }
-    if (whr != 0) {
-      const p8 = roundUp8(P);
-      gemm(nb, P, H, hfull, H, whr, ptmp, p8, false);
-      copyRows(nb, P, ptmp, p8, h, P);
-      if (hfulls != 0) copyRows(nb, H, hfull, H, hfulls + (<usize>(row * H) << 2), H);
-    }
-    copyRows(nb, P, h, P, out + (<usize>(row * P) << 2), P);
-    if (hs != 0) copyRows(nb, P, h, P, hs + (<usize>(row * P) << 2), P);
+    copyCols(nb, q0, q1, hNext, P, out + (<usize>(row * P) << 2), P);
+    if (hs != 0) copyCols(nb, q0, q1, hNext, P, hs + (<usize>(row * P) << 2), P);
+    const swap = hCur;
+    hCur = hNext;
+    hNext = swap;
+    if (!barrier(ctl, nt)) return false;
   }
+  return true;
 }
 
-/** GRU (gates r, z, n) with n = tanh(x W_in + b_in + r * (h W_hn + b_hn)). gates: [B, gh8] scratch. */
-export function gruLayer(
-  T: i32, B: i32, rows: i32, inputSize: i32, H: i32,
-  x: usize, wih: usize, whh: usize, bias: usize, bhn: usize,
-  batchSizes: usize, reverse: bool,
-  h: usize, out: usize, gx: usize, gates: usize,
-  acts: usize, hs: usize,
+/** LSTM (gates i, f, g, o) for units [j0, j1): c in place, h into hNext (or hfull with a projection). */
+// @ts-ignore: decorator
+@inline
+function lstmStep(
+  d: usize, row: i32, nb: i32, H: i32, P: i32, gh8: i32, j0: i32, j1: i32,
+  whh: usize, gx: usize, hCur: usize, hNext: usize, acts: usize,
 ): void {
-  const gh8 = roundUp8(3 * H);
-  project(rows, inputSize, gh8, x, wih, bias, gx);
+  const proj = slot(d, WHR) != 0;
+  const c = slot(d, C);
+  const cs = slot(d, CS);
+  const hOut = proj ? slot(d, HFULL) : hNext;
+  const hStride = proj ? H : P;
+  const g0 = gx + (<usize>(row * gh8) << 2);
+  gateGemm(nb, 4, H, j0, j1, P, hCur, whh, g0, gh8, true);
   const hBytes = <usize>H << 2;
-  let row = reverse ? rows : 0;
-  let nb = 0;
-  for (let s = 0; s < T; s++) {
-    const t = reverse ? T - 1 - s : s;
-    if (reverse) {
-      nb = stepRows(t, B, batchSizes);
-      row -= nb;
-    } else {
-      row += nb;
-      nb = stepRows(t, B, batchSizes);
-    }
-    gemm(nb, 3 * H, H, h, H, whh, gates, gh8, false);
-    for (let b = 0; b < nb; b++) {
-      const xg = gx + (<usize>((row + b) * gh8) << 2);
-      const hg = gates + (<usize>(b * gh8) << 2);
-      const hb = h + (<usize>(b * H) << 2);
-      // The reserve of a training call: r, z, n and W_hn h + b_hn of this row.
-      const ab = acts + (<usize>((row + b) * 4 * H) << 2);
-      let j = 0;
-      for (; j + 4 <= H; j += 4) {
-        const o = <usize>j << 2;
-        const r = sigmoid4(f32x4.add(v128.load(xg + o), v128.load(hg + o)));
-        const z = sigmoid4(f32x4.add(v128.load(xg + hBytes + o), v128.load(hg + hBytes + o)));
-        const hn = f32x4.add(v128.load(hg + 2 * hBytes + o), v128.load(bhn + o));
-        const n = tanh4(f32x4.add(v128.load(xg + 2 * hBytes + o), f32x4.mul(r, hn)));
-        const hv = v128.load(hb + o);
-        v128.store(hb + o, f32x4.add(f32x4.mul(f32x4.sub(f32x4.splat(1), z), n), f32x4.mul(z, hv)));
-        if (acts != 0) {
-          v128.store(ab + o, r);
-          v128.store(ab + hBytes + o, z);
-          v128.store(ab + 2 * hBytes + o, n);
-          v128.store(ab + 3 * hBytes + o, hn);
-        }
-      }
-      for (; j < H; j++) {
-        const o = <usize>j << 2;
-        const r = sigmoidScalar(load<f32>(xg + o) + load<f32>(hg + o));
-        const z = sigmoidScalar(load<f32>(xg + hBytes + o) + load<f32>(hg + hBytes + o));
-        const hn = load<f32>(hg + 2 * hBytes + o) + load<f32>(bhn + o);
-        const n = tanhScalar(load<f32>(xg + 2 * hBytes + o) + r * hn);
-        store<f32>(hb + o, (1 - z) * n + z * load<f32>(hb + o));
-        if (acts != 0) {
-          store<f32>(ab + o, r);
-          store<f32>(ab + hBytes + o, z);
-          store<f32>(ab + 2 * hBytes + o, n);
-          store<f32>(ab + 3 * hBytes + o, hn);
-        }
+  for (let b = 0; b < nb; b++) {
+    const g = g0 + (<usize>(b * gh8) << 2);
+    const cb = c + (<usize>(b * H) << 2);
+    const hb = hOut + (<usize>(b * hStride) << 2);
+    // The reserve of a training call: gates i, f, g, o and c of this row.
+    const ab = acts + (<usize>((row + b) * 4 * H) << 2);
+    const csb = cs + (<usize>((row + b) * H) << 2);
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      const o = <usize>j << 2;
+      const ig = sigmoid4(v128.load(g + o));
+      const fg = sigmoid4(v128.load(g + hBytes + o));
+      const gg = tanh4(v128.load(g + 2 * hBytes + o));
+      const og = sigmoid4(v128.load(g + 3 * hBytes + o));
+      const cv = f32x4.add(f32x4.mul(fg, v128.load(cb + o)), f32x4.mul(ig, gg));
+      v128.store(cb + o, cv);
+      v128.store(hb + o, f32x4.mul(og, tanh4(cv)));
+      if (acts != 0) {
+        v128.store(ab + o, ig);
+        v128.store(ab + hBytes + o, fg);
+        v128.store(ab + 2 * hBytes + o, gg);
+        v128.store(ab + 3 * hBytes + o, og);
+        v128.store(csb + o, cv);
       }
     }
-    copyRows(nb, H, h, H, out + (<usize>(row * H) << 2), H);
-    if (hs != 0) copyRows(nb, H, h, H, hs + (<usize>(row * H) << 2), H);
+    for (; j < j1; j++) {
+      const o = <usize>j << 2;
+      const ig = sigmoidScalar(load<f32>(g + o));
+      const fg = sigmoidScalar(load<f32>(g + hBytes + o));
+      const gg = tanhScalar(load<f32>(g + 2 * hBytes + o));
+      const og = sigmoidScalar(load<f32>(g + 3 * hBytes + o));
+      const cv = fg * load<f32>(cb + o) + ig * gg;
+      store<f32>(cb + o, cv);
+      store<f32>(hb + o, og * tanhScalar(cv));
+      if (acts != 0) {
+        store<f32>(ab + o, ig);
+        store<f32>(ab + hBytes + o, fg);
+        store<f32>(ab + 2 * hBytes + o, gg);
+        store<f32>(ab + 3 * hBytes + o, og);
+        store<f32>(csb + o, cv);
+      }
+    }
   }
 }
 
-/** Elman RNN with tanh (relu = false) or relu. */
-export function rnnLayer(
-  T: i32, B: i32, rows: i32, inputSize: i32, H: i32,
-  x: usize, wih: usize, whh: usize, bias: usize, relu: bool,
-  batchSizes: usize, reverse: bool,
-  h: usize, out: usize, gx: usize,
-  hs: usize,
+/** LSTM projection h = hfull @ W_hr^T for this thread's P columns [q0, q1), once every unit is in hfull. */
+function projectStep(d: usize, row: i32, nb: i32, H: i32, P: i32, j0: i32, j1: i32, q0: i32, q1: i32, hNext: usize): void {
+  const hfull = slot(d, HFULL);
+  const p8 = roundUp8(P);
+  const ptmp = slot(d, PTMP);
+  if (q1 > q0) {
+    if (q0 == 0 && q1 == P) gemm(nb, P, H, hfull, H, slot(d, WHR), ptmp, p8, false);
+    else gemm(nb, q1 - q0, H, hfull, H, slot(d, WHR) + <usize>(q0 >> 3) * (<usize>H << 5), ptmp + (<usize>q0 << 2), p8, false);
+    copyCols(nb, q0, q1, ptmp, p8, hNext, P);
+  }
+  const hfulls = slot(d, HFULLS);
+  if (hfulls != 0) copyCols(nb, j0, j1, hfull, H, hfulls + (<usize>(row * H) << 2), H);
+}
+
+/** GRU (gates r, z, n) with n = tanh(x W_in + b_in + r * (h W_hn + b_hn)), for units [j0, j1). */
+// @ts-ignore: decorator
+@inline
+function gruStep(
+  d: usize, row: i32, nb: i32, H: i32, gh8: i32, j0: i32, j1: i32,
+  whh: usize, gx: usize, hCur: usize, hNext: usize, acts: usize,
 ): void {
-  const gh8 = roundUp8(H);
-  project(rows, inputSize, gh8, x, wih, bias, gx);
-  let row = reverse ? rows : 0;
-  let nb = 0;
-  for (let s = 0; s < T; s++) {
-    const t = reverse ? T - 1 - s : s;
-    if (reverse) {
-      nb = stepRows(t, B, batchSizes);
-      row -= nb;
-    } else {
-      row += nb;
-      nb = stepRows(t, B, batchSizes);
-    }
-    const g0 = gx + (<usize>(row * gh8) << 2);
-    gemm(nb, H, H, h, H, whh, g0, gh8, true);
-    for (let b = 0; b < nb; b++) {
-      const g = g0 + (<usize>(b * gh8) << 2);
-      const hb = h + (<usize>(b * H) << 2);
-      let j = 0;
-      for (; j + 4 <= H; j += 4) {
-        const o = <usize>j << 2;
-        const v = v128.load(g + o);
-        v128.store(hb + o, relu ? relu4(v) : tanh4(v));
-      }
-      for (; j < H; j++) {
-        const o = <usize>j << 2;
-        const v = load<f32>(g + o);
-        store<f32>(hb + o, relu ? reluScalar(v) : tanhScalar(v));
+  const gates = slot(d, GATES);
+  const bhn = slot(d, BHN);
+  gateGemm(nb, 3, H, j0, j1, H, hCur, whh, gates, gh8, false);
+  const hBytes = <usize>H << 2;
+  for (let b = 0; b < nb; b++) {
+    const xg = gx + (<usize>((row + b) * gh8) << 2);
+    const hg = gates + (<usize>(b * gh8) << 2);
+    const hb = hCur + (<usize>(b * H) << 2);
+    const hn1 = hNext + (<usize>(b * H) << 2);
+    // The reserve of a training call: r, z, n and W_hn h + b_hn of this row.
+    const ab = acts + (<usize>((row + b) * 4 * H) << 2);
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      const o = <usize>j << 2;
+      const r = sigmoid4(f32x4.add(v128.load(xg + o), v128.load(hg + o)));
+      const z = sigmoid4(f32x4.add(v128.load(xg + hBytes + o), v128.load(hg + hBytes + o)));
+      const hn = f32x4.add(v128.load(hg + 2 * hBytes + o), v128.load(bhn + o));
+      const n = tanh4(f32x4.add(v128.load(xg + 2 * hBytes + o), f32x4.mul(r, hn)));
+      const hv = v128.load(hb + o);
+      v128.store(hn1 + o, f32x4.add(f32x4.mul(f32x4.sub(f32x4.splat(1), z), n), f32x4.mul(z, hv)));
+      if (acts != 0) {
+        v128.store(ab + o, r);
+        v128.store(ab + hBytes + o, z);
+        v128.store(ab + 2 * hBytes + o, n);
+        v128.store(ab + 3 * hBytes + o, hn);
       }
     }
-    copyRows(nb, H, h, H, out + (<usize>(row * H) << 2), H);
-    if (hs != 0) copyRows(nb, H, h, H, hs + (<usize>(row * H) << 2), H);
+    for (; j < j1; j++) {
+      const o = <usize>j << 2;
+      const r = sigmoidScalar(load<f32>(xg + o) + load<f32>(hg + o));
+      const z = sigmoidScalar(load<f32>(xg + hBytes + o) + load<f32>(hg + hBytes + o));
+      const hn = load<f32>(hg + 2 * hBytes + o) + load<f32>(bhn + o);
+      const n = tanhScalar(load<f32>(xg + 2 * hBytes + o) + r * hn);
+      store<f32>(hn1 + o, (1 - z) * n + z * load<f32>(hb + o));
+      if (acts != 0) {
+        store<f32>(ab + o, r);
+        store<f32>(ab + hBytes + o, z);
+        store<f32>(ab + 2 * hBytes + o, n);
+        store<f32>(ab + 3 * hBytes + o, hn);
+      }
+    }
+  }
+}
+
+/** Elman RNN with tanh (relu = false) or relu, for units [j0, j1). */
+// @ts-ignore: decorator
+@inline
+function rnnStep(
+  row: i32, nb: i32, H: i32, gh8: i32, j0: i32, j1: i32, relu: bool,
+  whh: usize, gx: usize, hCur: usize, hNext: usize,
+): void {
+  const g0 = gx + (<usize>(row * gh8) << 2);
+  gateGemm(nb, 1, H, j0, j1, H, hCur, whh, g0, gh8, true);
+  for (let b = 0; b < nb; b++) {
+    const g = g0 + (<usize>(b * gh8) << 2);
+    const hb = hNext + (<usize>(b * H) << 2);
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      const o = <usize>j << 2;
+      const v = v128.load(g + o);
+      v128.store(hb + o, relu ? relu4(v) : tanh4(v));
+    }
+    for (; j < j1; j++) {
+      const o = <usize>j << 2;
+      const v = load<f32>(g + o);
+      store<f32>(hb + o, relu ? reluScalar(v) : tanhScalar(v));
+    }
   }
 }

@@ -2,17 +2,48 @@
 // independent instance (its own memory); `wasmBackend` is the default one, which picks the relaxed-SIMD
 // build where the engine has it and the plain 128-bit SIMD build otherwise.
 
-import { BACKEND_INTERFACE_VERSION, type Backend, BackendError, type RecurrentWeights } from '@recur/core-tensor';
+import {
+  ArgumentError,
+  BACKEND_INTERFACE_VERSION,
+  type Backend,
+  BackendError,
+  RangeArgumentError,
+  type RecurrentWeights,
+  describeValue,
+} from '@recur/core-tensor';
 import type { MemoryStats } from './heap.js';
 import {
   type KernelVariant,
+  type Kernels,
   canCompileSync,
+  createMemory,
+  importNodeBuiltin,
   instantiateKernels,
   instantiateKernelsSync,
   relaxedSimdAvailable,
   simdUnavailableReason,
 } from './module.js';
+import { ThreadPool } from './pool.js';
 import { WasmRuntime } from './runtime.js';
+
+/** How the threads of a wasm backend stand: what runs, why not more, and the cost model's inputs. */
+export interface WasmThreadInfo {
+  /** Threads asked for (`threads` option, or the default for this machine). */
+  requested: number;
+  /** Threads a large call runs on now: `requested` once the workers are up, else 1. */
+  active: number;
+  /** Why threads are off, in words a user can act on (null while they run, or when 1 was asked for). */
+  reason: string | null;
+  /** Threads the last layer call ran on (small calls stay on the calling thread). */
+  lastCall: number;
+  /** Layer calls run on several threads, and on the calling thread alone. */
+  threadedCalls: number;
+  singleCalls: number;
+  /** Start-up measurements of the cost model: one barrier, one empty call, and one thread's GEMM rate. */
+  barrierNs: number;
+  callNs: number;
+  gflops: number;
+}
 
 /** The wasm backend, with a view of its memory and of the kernel build it runs. */
 export interface WasmBackend extends Backend {
@@ -24,10 +55,10 @@ export interface WasmBackend extends Backend {
   memoryStats(): MemoryStats;
   /**
    * Drops the whole wasm heap, the one way to give its memory back (a WebAssembly memory cannot shrink),
-   * and resolves once a new, empty one is in place. Weights and workspaces made before report
-   * `disposed`, and a kernel given them throws a `BackendError`: modules that ran on this backend
-   * must be created anew (or `loadStateDict` into them) afterwards. Calls made while the promise is
-   * pending still run on the old heap. A no-op before init.
+   * and resolves once a new, empty one is in place (with its worker threads, if they ran). Weights and
+   * workspaces made before report `disposed`, and a kernel given them throws a `BackendError`: modules
+   * that ran on this backend must be created anew (or `loadStateDict` into them) afterwards. Calls made
+   * while the promise is pending still run on the old heap. A no-op before init.
    * @example
    * lstm.dispose();
    * await wasmBackend.reset(); // memoryStats().bytes back to 128 KiB
@@ -35,6 +66,21 @@ export interface WasmBackend extends Backend {
   reset(): Promise<void>;
   /** The kernel build in use after init: 'relaxed-simd' (fused multiply-add) or 'simd128'; null before. */
   kernelVariant(): KernelVariant | null;
+  /**
+   * The threads: how many run, why not more, and the measurements that decide per call.
+   * @example
+   * const wasm = createWasmBackend({ threads: 2 });
+   * registerBackend(wasm);
+   * await ready();
+   * wasm.threadInfo(); // { requested: 2, active: 2, reason: null, lastCall: 2, ... }
+   */
+  threadInfo(): WasmThreadInfo;
+  /**
+   * Ends the worker threads (a Node process also exits without it: the workers never keep it alive).
+   * The backend keeps working, on the calling thread alone. Calls are synchronous, so none can be
+   * running on this thread while it is disposed.
+   */
+  dispose(): void;
 }
 
 export interface WasmBackendOptions {
@@ -44,19 +90,101 @@ export interface WasmBackendOptions {
   priority?: number;
   /** 'auto' (default) uses relaxed SIMD where available; false always runs the plain SIMD build. */
   relaxedSimd?: 'auto' | false;
+  /**
+   * Threads the kernels may run on, the calling thread included: a positive integer. Default: the
+   * machine's cores, at most 4. 1 is the single-threaded backend. Results are bit-identical for every
+   * count; where threads cannot run, the backend runs on one and `backendStatus()` says why.
+   */
+  threads?: number;
+  /**
+   * 'auto' (default): a call runs on several threads only where the work they take off this thread
+   * outweighs the cost of the barriers, per the measurements at start-up. 'always' splits every call
+   * (for tests and for measuring the split itself).
+   */
+  split?: 'auto' | 'always';
+}
+
+/** Most threads a backend accepts: more than any CPU core count a page or server sees in practice. */
+const MAX_THREADS = 64;
+/** The default's cap: beyond 4 threads a recurrent step's barrier costs more than the work it splits. */
+const DEFAULT_THREADS_CAP = 4;
+
+function checkOptions(options: WasmBackendOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new ArgumentError(`createWasmBackend: expected an options object, got ${describeValue(options)}`);
+  }
+  if (options.split !== undefined && options.split !== 'auto' && options.split !== 'always') {
+    throw new ArgumentError(`createWasmBackend: expected split as 'auto' or 'always', got ${describeValue(options.split)}`);
+  }
+  const t = options.threads;
+  if (t === undefined) return;
+  if (typeof t !== 'number' || !Number.isInteger(t)) {
+    throw new ArgumentError(`createWasmBackend: expected threads as a positive integer, got ${describeValue(t)}`);
+  }
+  if (t < 1 || t > MAX_THREADS) {
+    throw new RangeArgumentError(`createWasmBackend: threads must be between 1 and ${MAX_THREADS}, got ${t}`);
+  }
+}
+
+type Globals = {
+  process?: { versions?: { node?: string } };
+  document?: unknown;
+  navigator?: { hardwareConcurrency?: number };
+  crossOriginIsolated?: boolean;
+  SharedArrayBuffer?: unknown;
+  Atomics?: unknown;
+};
+
+const isNode = () => Boolean((globalThis as Globals).process?.versions?.node);
+
+/** The machine's cores: os.availableParallelism() in Node, navigator.hardwareConcurrency in browsers. */
+async function coreCount(): Promise<number> {
+  if (isNode()) {
+    const os = await importNodeBuiltin<typeof import('node:os')>('os');
+    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  }
+  return (globalThis as Globals).navigator?.hardwareConcurrency ?? 1;
+}
+
+/** Why threads cannot run in this environment (null if they can), in words a user can act on. */
+export function threadsUnavailableReason(): string | null {
+  const g = globalThis as Globals;
+  if (typeof g.SharedArrayBuffer !== 'function' || typeof g.Atomics !== 'object') {
+    return g.document !== undefined || g.crossOriginIsolated === false
+      ? 'threads are off: SharedArrayBuffer needs a cross-origin isolated page; serve it with the headers "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp" (or "credentialless")'
+      : 'threads are off: this environment has no SharedArrayBuffer';
+  }
+  if (g.crossOriginIsolated === false) {
+    return 'threads are off: the page is not cross-origin isolated; serve it with the headers "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp" (or "credentialless")';
+  }
+  if (g.document !== undefined && !isNode()) {
+    return "threads are off on a browser's main thread, which may not block (Atomics.wait); forward() runs on one thread here: run the model in a Web Worker to use threads";
+  }
+  return null;
 }
 
 /**
- * A wasm backend instance with its own memory.
+ * A wasm backend instance with its own memory (and, with threads, its own worker pool).
  * @example
  * const simdOnly = createWasmBackend({ name: 'wasm-simd128', relaxedSimd: false });
+ * const twoThreads = createWasmBackend({ name: 'wasm-2t', threads: 2 });
  */
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
+  checkOptions(options);
   const name = options.name ?? 'wasm';
   let runtime: WasmRuntime | null = null;
   let pending: Promise<void> | null = null;
   let failure: string | null = null;
   let variant: KernelVariant | null = null;
+  let requested = options.threads ?? 1;
+  /** Why threads are off; null while they run or when one thread was asked for. */
+  let threadsReason: string | null = null;
+  /** The pool being started in the background after initSync, awaited by init(). */
+  let starting: Promise<void> | null = null;
+  let disposed = false;
+  /** The measured GEMM rate, kept across reset() (the machine did not change). */
+  let gemmRate = 0;
+  const capabilities = { backward: true, threads: 1 };
 
   const rt = (): WasmRuntime => {
     if (!runtime) throw new BackendError(`${name} backend used before init(): await ready() or setBackend('${name}') first`);
@@ -69,14 +197,48 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     return options.relaxedSimd !== false && relaxedSimdAvailable() ? 'relaxed-simd' : 'simd128';
   };
 
+  /** Whether to build on a shared memory: threads may be wanted (the count is known later) and can run here. */
+  const wantShared = (): boolean => {
+    if (options.threads === 1 || disposed) return false;
+    threadsReason = threadsUnavailableReason();
+    return threadsReason === null;
+  };
+
+  /** Starts the workers for `target` (a runtime on a shared memory); on failure records why and stays on one thread. */
+  const startPool = async (target: WasmRuntime, kernels: Kernels): Promise<void> => {
+    requested = options.threads ?? Math.min(await coreCount(), DEFAULT_THREADS_CAP);
+    if (requested <= 1) return;
+    try {
+      const pool = await ThreadPool.start(requested, kernels.module, target.memory, target.ctl, kernels.exports);
+      if (runtime !== target || disposed) {
+        pool.dispose();
+        return;
+      }
+      gemmRate ||= measureGemm(target);
+      target.flopsPerNs = gemmRate;
+      target.alwaysSplit = options.split === 'always';
+      target.pool = pool;
+      capabilities.threads = requested;
+      threadsReason = null;
+    } catch (error) {
+      threadsReason = `threads are off: the worker threads could not start (${error instanceof Error ? error.message : String(error)})`;
+    }
+  };
+
   const init = async (): Promise<void> => {
-    if (runtime) return;
+    if (runtime) {
+      await starting;
+      return;
+    }
     pending ??= (async () => {
       const chosen = pickVariant();
-      const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
-      const kernels = await instantiateKernels(memory, chosen);
-      runtime = new WasmRuntime(kernels, memory, name);
+      const shared = wantShared();
+      const memory = createMemory(shared);
+      const kernels = await instantiateKernels(memory, chosen, shared);
+      const created = new WasmRuntime(kernels.exports, memory, name);
+      runtime = created;
       variant = chosen;
+      if (shared) await startPool(created, kernels);
     })().catch((error: unknown) => {
       failure = error instanceof Error ? error.message : String(error);
       pending = null;
@@ -85,27 +247,71 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     return pending;
   };
 
-  /** Where compiling synchronously is allowed (Node, workers), a first forward needs no `await ready()`. */
+  /**
+   * Where compiling synchronously is allowed (Node, workers), a first forward needs no `await ready()`;
+   * the worker threads then start in the background and take part from the first call after they are up.
+   */
   const initSync = (): void => {
     if (runtime) return;
     try {
       const chosen = pickVariant();
-      const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
-      runtime = new WasmRuntime(instantiateKernelsSync(memory, chosen), memory, name);
+      const shared = wantShared();
+      const memory = createMemory(shared);
+      const kernels = instantiateKernelsSync(memory, chosen, shared);
+      const created = new WasmRuntime(kernels.exports, memory, name);
+      runtime = created;
       variant = chosen;
+      if (shared) starting = startPool(created, kernels);
     } catch (error) {
       failure = error instanceof Error ? error.message : String(error);
       throw error;
     }
   };
 
+  const stopPool = (): void => {
+    runtime?.pool?.dispose();
+    if (runtime) runtime.pool = null;
+    capabilities.threads = 1;
+  };
+
   const reset = async (): Promise<void> => {
     await pending?.catch(() => undefined);
+    await starting;
     if (!runtime || !variant) return;
-    const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536 });
-    const kernels = await instantiateKernels(memory, variant);
+    const shared = runtime.pool !== null && wantShared();
+    const memory = createMemory(shared);
+    const kernels = await instantiateKernels(memory, variant, shared);
+    stopPool();
     runtime?.drop();
-    runtime = new WasmRuntime(kernels, memory, name);
+    const created = new WasmRuntime(kernels.exports, memory, name);
+    runtime = created;
+    if (shared) await startPool(created, kernels);
+  };
+
+  const dispose = (): void => {
+    disposed = true;
+    stopPool();
+    if (requested > 1) threadsReason = 'threads are off: the backend was disposed (its worker threads ended); it runs on one thread';
+  };
+
+  const threadInfo = (): WasmThreadInfo => {
+    const r = runtime;
+    const pool = r?.pool ?? null;
+    if (pool?.broken && r) {
+      threadsReason = `threads are off: ${pool.broken}`;
+      stopPool();
+    }
+    return {
+      requested,
+      active: r?.pool ? r.pool.size : 1,
+      reason: requested > 1 || options.threads === undefined ? threadsReason : null,
+      lastCall: r?.lastThreads ?? 1,
+      threadedCalls: r?.threadedCalls ?? 0,
+      singleCalls: r?.singleCalls ?? 0,
+      barrierNs: pool?.timings.barrierNs ?? 0,
+      callNs: pool?.timings.callNs ?? 0,
+      gflops: r ? r.flopsPerNs : 0,
+    };
   };
 
   return {
@@ -113,18 +319,51 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     priority: options.priority ?? 10,
     ...(canCompileSync() ? { initSync } : {}),
     interfaceVersion: BACKEND_INTERFACE_VERSION,
-    capabilities: { backward: true },
+    capabilities,
     init,
-    unavailableReason: () => failure ?? (runtime ? null : simdUnavailableReason()),
+    unavailableReason: () => failure ?? (runtime ? threadInfo().reason : simdUnavailableReason()),
     memoryStats: () => (runtime ? runtime.heap.stats() : { bytes: 0, allocated: 0, blocks: 0, free: 0, freeBlocks: 0, top: 0 }),
     reset,
     kernelVariant: () => variant,
+    threadInfo,
+    dispose,
     matmul: (a, b, m, k, n, o) => rt().matmul(a, b, m, k, n, o),
     prepareWeights: (w: RecurrentWeights) => rt().prepare(w),
     createWorkspace: (options) => rt().createWorkspace(options),
     layer: (args, workspace) => rt().layer(args, workspace),
     layerBackward: (args, workspace) => rt().layerBackward(args, workspace),
   };
+}
+
+/**
+ * One thread's GEMM rate in flop/ns (GFLOP/s), on a small step-sized product (36 KiB, so measuring never
+ * grows the memory): the cost model's yardstick.
+ */
+function measureGemm(r: WasmRuntime): number {
+  const m = 8;
+  const n = 64;
+  const k = 64;
+  const repeats = 64;
+  const { heap, kernels } = r;
+  const a = heap.alloc(m * k * 4);
+  const b = heap.alloc(kernels.packedSize(k, n));
+  const c = heap.alloc(k * n * 4);
+  try {
+    heap.f32.fill(0.5, a >> 2, (a >> 2) + m * k);
+    heap.f32.fill(0.25, c >> 2, (c >> 2) + k * n);
+    kernels.packB(c, k, n, n, 1, b);
+    let best = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      for (let j = 0; j < repeats; j++) kernels.gemm(m, n, k, a, k, b, c, n, false);
+      best = Math.min(best, performance.now() - t);
+    }
+    return (2 * m * n * k * repeats) / Math.max(best * 1e6, 1);
+  } finally {
+    heap.release(c);
+    heap.release(b);
+    heap.release(a);
+  }
 }
 
 /**

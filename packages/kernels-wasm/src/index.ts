@@ -1,6 +1,6 @@
 // Public entry point of @recur/kernels-wasm.
 
-export { createWasmBackend, wasmBackend } from './backend.js';
-export type { WasmBackend, WasmBackendOptions } from './backend.js';
+export { createWasmBackend, threadsUnavailableReason, wasmBackend } from './backend.js';
+export type { WasmBackend, WasmBackendOptions, WasmThreadInfo } from './backend.js';
 export type { MemoryStats } from './heap.js';
 export type { KernelVariant } from './module.js';

@@ -2,7 +2,12 @@
 // fused multiply-add makes the GEMM about a quarter faster) and compiles with the async
 // WebAssembly.compile, so no .wasm file path or fetch is involved anywhere.
 
-import { KERNELS_RELAXED_SIMD_BASE64, KERNELS_SIMD_BASE64 } from './kernels.generated.js';
+import {
+  KERNELS_RELAXED_SIMD_BASE64,
+  KERNELS_RELAXED_SIMD_THREADS_BASE64,
+  KERNELS_SIMD_BASE64,
+  KERNELS_SIMD_THREADS_BASE64,
+} from './kernels.generated.js';
 
 /** Which build of the kernels runs: 128-bit SIMD, or SIMD with relaxed fused multiply-add. */
 export type KernelVariant = 'simd128' | 'relaxed-simd';
@@ -12,27 +17,13 @@ export interface KernelExports {
   gemm(m: number, n: number, k: number, a: number, lda: number, b: number, c: number, ldc: number, accumulate: boolean): void;
   packB(src: number, k: number, n: number, rowStride: number, colStride: number, dst: number): void;
   packedSize(k: number, n: number): number;
-  lstmLayer(
-    T: number, B: number, rows: number, I: number, H: number, P: number,
-    x: number, wih: number, whh: number, bias: number, whr: number,
-    batchSizes: number, reverse: boolean,
-    h: number, c: number, out: number, gx: number, hfull: number, ptmp: number,
-    acts: number, cs: number, hs: number, hfulls: number,
-  ): void;
-  gruLayer(
-    T: number, B: number, rows: number, I: number, H: number,
-    x: number, wih: number, whh: number, bias: number, bhn: number,
-    batchSizes: number, reverse: boolean,
-    h: number, out: number, gx: number, gates: number,
-    acts: number, hs: number,
-  ): void;
-  rnnLayer(
-    T: number, B: number, rows: number, I: number, H: number,
-    x: number, wih: number, whh: number, bias: number, relu: boolean,
-    batchSizes: number, reverse: boolean,
-    h: number, out: number, gx: number,
-    hs: number,
-  ): void;
+  /**
+   * This thread's share of the layer call described at `desc` (src/runtime.ts fills it; the slots are in
+   * assembly/layers.ts). Returns 0 if the call was aborted because another thread failed.
+   */
+  runLayer(desc: number, tid: number): number;
+  /** `rounds` barriers among `nt` threads (the pool's start-up measurement); the rounds completed. */
+  spinBarriers(ctl: number, nt: number, rounds: number): number;
   /** Gradients of one layer direction from the reserve; `desc` holds the buffers' offsets (assembly/backward.ts). */
   layerBackward(mode: number, T: number, B: number, rows: number, I: number, H: number, P: number, reverse: boolean, desc: number): void;
 }
@@ -86,17 +77,52 @@ export function canCompileSync(): boolean {
   return Boolean(g.process?.versions?.node) || (g.WorkerGlobalScope !== undefined && g.document === undefined);
 }
 
+/** The binary of one build: `shared` is the build on a shared memory with atomics, for threads. */
+function binary(variant: KernelVariant, shared: boolean): Uint8Array<ArrayBuffer> {
+  const base64 =
+    variant === 'relaxed-simd'
+      ? shared
+        ? KERNELS_RELAXED_SIMD_THREADS_BASE64
+        : KERNELS_RELAXED_SIMD_BASE64
+      : shared
+        ? KERNELS_SIMD_THREADS_BASE64
+        : KERNELS_SIMD_BASE64;
+  return decodeBase64(base64) as Uint8Array<ArrayBuffer>;
+}
+
+/** Pages of a kernels memory: 128 KiB to start, 4 GiB at most (a shared memory needs a maximum). */
+const INITIAL_PAGES = 2;
+const MAXIMUM_PAGES = 65536;
+
+/** A fresh memory for the kernels; shared (a SharedArrayBuffer underneath) for the threads build. */
+export function createMemory(shared: boolean): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared });
+}
+
+/** One build compiled and instantiated against `memory`; the module is kept to start worker threads. */
+export interface Kernels {
+  module: WebAssembly.Module;
+  exports: KernelExports;
+}
+
 /** Compiles and instantiates one build of the kernels against `memory`, synchronously. */
-export function instantiateKernelsSync(memory: WebAssembly.Memory, variant: KernelVariant): KernelExports {
-  const base64 = variant === 'relaxed-simd' ? KERNELS_RELAXED_SIMD_BASE64 : KERNELS_SIMD_BASE64;
-  const module = new WebAssembly.Module(decodeBase64(base64) as Uint8Array<ArrayBuffer>);
-  return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+export function instantiateKernelsSync(memory: WebAssembly.Memory, variant: KernelVariant, shared = false): Kernels {
+  const module = new WebAssembly.Module(binary(variant, shared));
+  return { module, exports: new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports };
 }
 
 /** Compiles and instantiates one build of the kernels against `memory`. */
-export async function instantiateKernels(memory: WebAssembly.Memory, variant: KernelVariant): Promise<KernelExports> {
-  const base64 = variant === 'relaxed-simd' ? KERNELS_RELAXED_SIMD_BASE64 : KERNELS_SIMD_BASE64;
-  const module = await WebAssembly.compile(decodeBase64(base64) as Uint8Array<ArrayBuffer>);
+export async function instantiateKernels(memory: WebAssembly.Memory, variant: KernelVariant, shared = false): Promise<Kernels> {
+  const module = await WebAssembly.compile(binary(variant, shared));
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  return instance.exports as unknown as KernelExports;
+  return { module, exports: instance.exports as unknown as KernelExports };
+}
+
+/**
+ * Imports a Node built-in by a name bundlers do not follow: a browser build never loads it, and a
+ * worker bundle (Vite's 'iife' format, which cannot split chunks) needs no chunk for it.
+ */
+export function importNodeBuiltin<T>(name: 'os' | 'worker_threads'): Promise<T> {
+  const specifier = `node:${name}`;
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<T>;
 }

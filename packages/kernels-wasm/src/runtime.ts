@@ -21,6 +21,7 @@ import {
 } from '@recur/core-tensor';
 import { WasmHeap } from './heap.js';
 import type { KernelExports } from './module.js';
+import { CONTROL_BYTES, type ThreadPool } from './pool.js';
 
 const roundUp8 = (n: number) => (n + 7) & ~7;
 const align = (bytes: number) => Math.ceil(bytes / 64) * 64;
@@ -124,6 +125,11 @@ export class WasmPreparedWeights implements PreparedWeights {
   }
 }
 
+/** Bytes of a layer call's descriptor: 29 i32 slots (assembly/layers.ts). */
+const DESC_BYTES = 128;
+/** Where the descriptor and then the control block live: high in the first page, far above the statics. */
+const DESC_AT = 60 * 1024;
+
 /** Outputs of at least this many floats are copied out of wasm memory with one `set`. */
 const BULK_COPY = 4096;
 
@@ -137,7 +143,7 @@ export class WasmWorkspace implements Workspace {
   ptr = 0;
   bytes = 0;
   /** Byte offsets of the current layer call's buffers inside the block. */
-  readonly layout = { x: 0, gx: 0, out: 0, h: 0, c: 0, hfull: 0, ptmp: 0, sizes: 0, gates: 0, acts: 0, cs: 0, hs: 0, hfulls: 0 };
+  readonly layout = { x: 0, gx: 0, out: 0, h: 0, h2: 0, c: 0, hfull: 0, ptmp: 0, sizes: 0, gates: 0, acts: 0, cs: 0, hs: 0, hfulls: 0 };
   /** The arguments of the forward call whose activations the reserve (acts, cs, hs, hfulls) holds. */
   savedFor: LayerArgs | null = null;
   /**
@@ -213,6 +219,22 @@ export class WasmWorkspace implements Workspace {
 export class WasmRuntime {
   readonly heap: WasmHeap;
   #kernels: KernelExports | null;
+  /** The layer call's descriptor (assembly/layers.ts) and the threads' control block (src/pool.ts). */
+  readonly desc: number;
+  readonly ctl: number;
+  /** The worker pool once started (threads > 1 on a shared memory), else null: one thread. */
+  pool: ThreadPool | null = null;
+  /** Single-threaded GEMM throughput measured when the pool started, for the cost model (flop/ns). */
+  flopsPerNs = 0;
+  /** Layer calls run on several threads, and on the calling thread alone. */
+  threadedCalls = 0;
+  singleCalls = 0;
+  /** Every call on all the pool's threads, whatever the cost model says (tests, measurements). */
+  alwaysSplit = false;
+  /** Threads the last layer call ran on. */
+  lastThreads = 1;
+
+  #memory: WebAssembly.Memory | null;
 
   constructor(
     kernels: KernelExports,
@@ -220,7 +242,47 @@ export class WasmRuntime {
     readonly backendName: string,
   ) {
     this.#kernels = kernels;
+    this.#memory = memory;
     this.heap = new WasmHeap(memory);
+    // Both live in the first page, which the heap leaves to the module (whose statics are a few bytes).
+    this.desc = DESC_AT;
+    this.ctl = DESC_AT + DESC_BYTES;
+    this.heap.i32.fill(0, this.desc >> 2, (this.ctl + CONTROL_BYTES) >> 2);
+  }
+
+  /**
+   * Threads for one layer call: the pool's size where the work it takes off this thread outweighs the
+   * measured cost of the call and of its barriers, else 1. Only GEMM work that splits counts: the step's
+   * when H (and an LSTM projection's P) is a multiple of 8, the input projection's always.
+   */
+  private threadsFor(args: LayerArgs, w: WasmPreparedWeights, rows: number): number {
+    this.lastThreads = this.splitOver(args, w, rows);
+    return this.lastThreads;
+  }
+
+  private splitOver(args: LayerArgs, w: WasmPreparedWeights, rows: number): number {
+    const pool = this.pool;
+    if (!pool || pool.broken || this.flopsPerNs === 0) return 1;
+    const nt = pool.size;
+    if (this.alwaysSplit) return nt;
+    const H = w.hiddenSize;
+    const P = w.outputSize;
+    const G = gateCount(w.mode);
+    const proj = w.whr !== 0;
+    const stepSplits = H % 8 === 0 && (!proj || P % 8 === 0);
+    const T = args.seqLen;
+    let flops = 2 * rows * G * H * w.inputSize;
+    if (stepSplits) flops += 2 * rows * (G * H * P + (proj ? P * H : 0));
+    const saved = (flops / this.flopsPerNs) * (1 - 1 / nt);
+    const { barrierNs, callNs } = pool.timings;
+    const cost = callNs + (1 + T * (proj ? 2 : 1)) * barrierNs;
+    return saved > 1.2 * cost ? nt : 1;
+  }
+
+  /** The memory the kernels run on (shared when threads may run). */
+  get memory(): WebAssembly.Memory {
+    if (!this.#memory) throw this.droppedError('memory');
+    return this.#memory;
   }
 
   get kernels(): KernelExports {
@@ -240,6 +302,9 @@ export class WasmRuntime {
    */
   drop(): void {
     this.#kernels = null;
+    this.#memory = null;
+    this.pool?.dispose();
+    this.pool = null;
     this.heap.drop();
   }
 
@@ -286,30 +351,46 @@ export class WasmRuntime {
     ws.savedFor = null;
     this.copyIn(args, w, ws);
     const L = ws.layout;
-    const sizes = args.batchSizes ? L.sizes : 0;
-    const reverse = args.reverse === true;
-    const k = this.kernels;
-    if (w.mode === 'lstm') {
-      k.lstmLayer(
-        args.seqLen, args.batch, rows, w.inputSize, w.hiddenSize, w.outputSize,
-        L.x, w.wih, w.whh, w.bias, w.whr, sizes, reverse,
-        L.h, L.c, L.out, L.gx, L.hfull, L.ptmp,
-        L.acts, L.cs, L.hs, L.hfulls,
-      );
-    } else if (w.mode === 'gru') {
-      k.gruLayer(
-        args.seqLen, args.batch, rows, w.inputSize, w.hiddenSize,
-        L.x, w.wih, w.whh, w.bias, w.bhn, sizes, reverse,
-        L.h, L.out, L.gx, L.gates,
-        L.acts, L.hs,
-      );
+    const d = this.desc >> 2;
+    const i32 = this.heap.i32;
+    const mode = w.mode === 'lstm' ? 0 : w.mode === 'gru' ? 1 : w.mode === 'rnn_tanh' ? 2 : 3;
+    const nt = this.threadsFor(args, w, rows);
+    // The descriptor's slots are listed in assembly/layers.ts.
+    i32[d] = mode;
+    i32[d + 1] = args.seqLen;
+    i32[d + 2] = args.batch;
+    i32[d + 3] = rows;
+    i32[d + 4] = w.inputSize;
+    i32[d + 5] = w.hiddenSize;
+    i32[d + 6] = w.outputSize;
+    i32[d + 7] = args.reverse === true ? 1 : 0;
+    i32[d + 8] = nt;
+    i32[d + 9] = this.ctl;
+    i32[d + 10] = L.x;
+    i32[d + 11] = w.wih;
+    i32[d + 12] = w.whh;
+    i32[d + 13] = w.bias;
+    i32[d + 14] = w.whr;
+    i32[d + 15] = w.bhn;
+    i32[d + 16] = args.batchSizes ? L.sizes : 0;
+    i32[d + 17] = L.h;
+    i32[d + 18] = L.h2;
+    i32[d + 19] = L.c;
+    i32[d + 20] = L.out;
+    i32[d + 21] = L.gx;
+    i32[d + 22] = L.hfull;
+    i32[d + 23] = L.ptmp;
+    i32[d + 24] = L.gates;
+    i32[d + 25] = L.acts;
+    i32[d + 26] = L.cs;
+    i32[d + 27] = L.hs;
+    i32[d + 28] = L.hfulls;
+    if (nt > 1) {
+      this.threadedCalls++;
+      this.pool!.runLayer(this.desc, nt);
     } else {
-      k.rnnLayer(
-        args.seqLen, args.batch, rows, w.inputSize, w.hiddenSize,
-        L.x, w.wih, w.whh, w.bias, w.mode === 'rnn_relu', sizes, reverse,
-        L.h, L.out, L.gx,
-        L.hs,
-      );
+      this.singleCalls++;
+      this.kernels.runLayer(this.desc, 0);
     }
     this.copyOut(args, w, ws);
     ws.savedFor = null;
@@ -334,6 +415,7 @@ export class WasmRuntime {
     const gx = align(rows * w.gh8 * 4);
     const out = align(rows * P * 4);
     const h = align(B * P * 4);
+    const h2 = h;
     const c = align(B * H * 4);
     const hfull = align(B * H * 4);
     const ptmp = align(B * roundUp8(P) * 4);
@@ -345,12 +427,13 @@ export class WasmRuntime {
     const cs = train && w.mode === 'lstm' ? align(rows * H * 4) : 0;
     const hs = train ? align(rows * P * 4) : 0;
     const hfulls = train && w.whr !== 0 ? align(rows * H * 4) : 0;
-    ws.used = x + gx + out + h + c + hfull + ptmp + sizes + gates + acts + cs + hs + hfulls;
+    ws.used = x + gx + out + h + h2 + c + hfull + ptmp + sizes + gates + acts + cs + hs + hfulls;
     L.x = ws.reserve(ws.used);
     L.gx = L.x + x;
     L.out = L.gx + gx;
     L.h = L.out + out;
-    L.c = L.h + h;
+    L.h2 = L.h + h;
+    L.c = L.h2 + h2;
     L.hfull = L.c + c;
     L.ptmp = L.hfull + hfull;
     L.sizes = L.ptmp + ptmp;
@@ -361,8 +444,13 @@ export class WasmRuntime {
     L.hfulls = hfulls ? L.gates + gates + acts + cs + hs : 0;
     const f32 = this.heap.f32;
     f32.set(args.x, L.x >> 2);
-    if (args.h0) f32.set(args.h0, L.h >> 2);
-    else f32.fill(0, L.h >> 2, (L.h >> 2) + B * P);
+    // h is double-buffered (threads read one buffer while writing the other): both start as h0.
+    if (args.h0) {
+      f32.set(args.h0, L.h >> 2);
+      f32.set(args.h0, L.h2 >> 2);
+    } else {
+      f32.fill(0, L.h >> 2, (L.h2 >> 2) + B * P);
+    }
     if (w.mode === 'lstm') {
       if (args.c0) f32.set(args.c0, L.c >> 2);
       else f32.fill(0, L.c >> 2, (L.c >> 2) + B * H);
@@ -386,7 +474,8 @@ export class WasmRuntime {
         for (let j = 0; j < P; j++, src++) out[o + j] = f32[src]!;
       }
     }
-    for (let i = 0, src = L.h >> 2; i < hN.length; i++, src++) hN[i] = f32[src]!;
+    // After an odd number of steps the last h is in the second buffer.
+    for (let i = 0, src = (args.seqLen & 1 ? L.h2 : L.h) >> 2; i < hN.length; i++, src++) hN[i] = f32[src]!;
     const cN = args.cN;
     if (w.mode === 'lstm' && cN) for (let i = 0, src = L.c >> 2; i < cN.length; i++, src++) cN[i] = f32[src]!;
   }

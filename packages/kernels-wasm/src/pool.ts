@@ -1,0 +1,337 @@
+// The worker pool of a threaded wasm backend: N - 1 workers (worker_threads in Node, Web Workers in
+// browsers) instantiate the same kernels over the same shared memory and wait, spinning briefly and
+// then in Atomics.wait, for the calling thread to publish a call in the control block. The caller is
+// thread 0: it runs its share too and returns when every worker has left the kernel. A failure on any
+// thread aborts the call on all of them (they leave at their next barrier) and reaches the caller as a
+// BackendError; the pool stays usable. A worker that dies or does not start makes the pool `broken`
+// with the reason, and the backend runs on one thread from then on: never a deadlock.
+//
+// The workers are started from an inline script (a blob URL in browsers, `eval` in Node), so no file
+// path or bundler configuration is involved, and are unref'd in Node so a script exits by itself.
+
+import { BackendError } from '@recur/core-tensor';
+import { type KernelExports, importNodeBuiltin } from './module.js';
+
+/** i32 slots of the control block (256 bytes for the kernels' barrier, assembly/threads.ts, then ours). */
+const COUNT = 0;
+const GEN = 16;
+const ABORT = 32;
+/** The call sequence number: bumped to publish a call. */
+const SEQ = 64;
+/** Workers asleep in Atomics.wait on SEQ. */
+const WORKER_SLEEPERS = 80;
+/** Workers done with the current call. */
+const DONE = 96;
+/** The call: descriptor pointer, threads taking part, command, exit flag. */
+const DESC = 112;
+const NT = 113;
+const CMD = 114;
+const EXIT = 115;
+const ROUNDS = 116;
+/** Non-zero while the calling thread sleeps in Atomics.wait for DONE (workers notify only then). */
+const CALLER_SLEEPING = 118;
+/** Bytes of the failing thread's error message (UTF-8, at MESSAGE * 4, at most MESSAGE_BYTES). */
+const MESSAGE_LENGTH = 117;
+const MESSAGE = 128;
+const MESSAGE_BYTES = 256;
+/** Bytes of the control block. */
+export const CONTROL_BYTES = MESSAGE * 4 + MESSAGE_BYTES;
+
+/** Commands a call runs: a layer (runLayer) or the start-up barrier measurement (spinBarriers). */
+const CMD_LAYER = 0;
+const CMD_BARRIERS = 1;
+
+/** Waiting for the workers longer than this means one died mid-call. */
+const CALL_TIMEOUT_MS = 15_000;
+/** Waiting for the workers to start longer than this means they cannot. */
+const START_TIMEOUT_MS = 15_000;
+
+/**
+ * The worker's script: runs in Node (`eval`, CommonJS or ES module) and in browsers (classic worker from a blob).
+ * After the kernels are instantiated it posts 'ready', then serves calls until EXIT; a failure inside a
+ * kernel sets ABORT (so the other threads leave their barrier) and stores the message for the caller.
+ */
+const WORKER_SOURCE = `'use strict';
+let post;
+const serve = ({ module, memory, ctl, tid, spins }) => {
+  let k;
+  try {
+    k = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  } catch (e) {
+    post({ failed: String(e && e.message || e) });
+    return;
+  }
+  const w = new Int32Array(memory.buffer, ctl, ${CONTROL_BYTES / 4});
+  let seq = Atomics.load(w, ${SEQ});
+  post({ ready: tid });
+  for (;;) {
+    let n = 0;
+    while (Atomics.load(w, ${SEQ}) === seq) {
+      if (++n < spins) continue;
+      Atomics.add(w, ${WORKER_SLEEPERS}, 1);
+      Atomics.wait(w, ${SEQ}, seq);
+      Atomics.sub(w, ${WORKER_SLEEPERS}, 1);
+      n = 0;
+    }
+    seq = Atomics.load(w, ${SEQ});
+    if (Atomics.load(w, ${EXIT}) !== 0) break;
+    if (tid < Atomics.load(w, ${NT})) {
+      try {
+        if (Atomics.load(w, ${CMD}) === ${CMD_BARRIERS}) k.spinBarriers(ctl, Atomics.load(w, ${NT}), Atomics.load(w, ${ROUNDS}));
+        else k.runLayer(Atomics.load(w, ${DESC}), tid);
+      } catch (e) {
+        if (Atomics.compareExchange(w, ${ABORT}, 0, 1) === 0) {
+          const bytes = new TextEncoder().encode('thread ' + tid + ': ' + (e && e.message || e)).slice(0, ${MESSAGE_BYTES});
+          new Uint8Array(memory.buffer, ctl + ${MESSAGE * 4}, bytes.length).set(bytes);
+          Atomics.store(w, ${MESSAGE_LENGTH}, bytes.length);
+        }
+        Atomics.notify(w, ${GEN});
+      }
+    }
+    Atomics.add(w, ${DONE}, 1);
+    if (Atomics.load(w, ${CALLER_SLEEPING}) !== 0) Atomics.notify(w, ${DONE});
+  }
+  post({ exited: tid });
+};
+// import() works in Node's CommonJS and ES module evaluation alike (a worker inherits --input-type).
+if (typeof self === 'undefined') {
+  import('node:worker_threads').then(({ parentPort }) => {
+    post = (m) => parentPort.postMessage(m);
+    parentPort.once('message', serve);
+  });
+} else {
+  post = (m) => self.postMessage(m);
+  self.onmessage = (e) => { self.onmessage = null; serve(e.data); };
+}
+`;
+
+/** A worker of either platform, reduced to what the pool needs. */
+interface PoolWorker {
+  post(message: unknown): void;
+  /** Stops the worker from keeping a Node process alive (after it started: until then it must). */
+  unref(): void;
+  terminate(): void;
+}
+
+/** The pool's measurements at start-up, for the backend's cost model. */
+export interface PoolTimings {
+  /** One barrier among all threads, in nanoseconds. */
+  barrierNs: number;
+  /** Publishing a call, waking the (spinning) workers and joining them, in nanoseconds. */
+  callNs: number;
+}
+
+/** Spins of an idle worker before it sleeps: roughly a millisecond, so streamed frames find it awake. */
+const IDLE_SPINS = 1 << 19;
+
+export class ThreadPool {
+  /** Non-null once the pool cannot be used: the reason, in words a user can act on. */
+  broken: string | null = null;
+  timings: PoolTimings = { barrierNs: 0, callNs: 0 };
+  readonly #workers: PoolWorker[] = [];
+  readonly #w: Int32Array;
+  #running = false;
+
+  private constructor(
+    readonly size: number,
+    readonly memory: WebAssembly.Memory,
+    readonly ctl: number,
+    private readonly kernels: KernelExports,
+  ) {
+    this.#w = new Int32Array(memory.buffer, ctl, CONTROL_BYTES / 4);
+  }
+
+  /**
+   * Starts `size - 1` workers on `module` over the shared `memory`, with the control block at `ctl`
+   * (CONTROL_BYTES, zeroed), waits for them and measures the barrier and call costs. Rejects with the
+   * reason if workers cannot start here.
+   */
+  static async start(
+    size: number,
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    ctl: number,
+    kernels: KernelExports,
+  ): Promise<ThreadPool> {
+    const pool = new ThreadPool(size, memory, ctl, kernels);
+    try {
+      const spawn = await workerFactory();
+      const started: Array<Promise<void>> = [];
+      for (let tid = 1; tid < size; tid++) {
+        started.push(
+          new Promise<void>((resolve, reject) => {
+            const worker = spawn(
+              (message) => {
+                const m = message as { ready?: number; failed?: string };
+                if (m.ready !== undefined) {
+                  worker.unref();
+                  resolve();
+                }
+                else if (m.failed !== undefined) reject(new Error(`worker ${tid} could not instantiate the kernels: ${m.failed}`));
+              },
+              (error) => {
+                const reason = `worker ${tid} failed: ${error}`;
+                reject(new Error(reason));
+                pool.broken ??= reason;
+                pool.abortRunning();
+              },
+            );
+            pool.#workers.push(worker);
+            worker.post({ module, memory, ctl, tid, spins: IDLE_SPINS });
+          }),
+        );
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the workers did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([Promise.all(started), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+      pool.measure();
+      return pool;
+    } catch (error) {
+      pool.dispose();
+      throw error;
+    }
+  }
+
+  /** Measures a barrier and an empty call (the cost model's overheads), medians of a few tries. */
+  private measure(): void {
+    const now = () => performance.now();
+    const median = (v: number[]) => v.sort((a, b) => a - b)[v.length >> 1]!;
+    const calls: number[] = [];
+    const barriers: number[] = [];
+    const rounds = 2000;
+    for (let i = 0; i < 7; i++) {
+      let t = now();
+      this.call(CMD_BARRIERS, 0, this.size, 0);
+      calls.push((now() - t) * 1e6);
+      t = now();
+      this.call(CMD_BARRIERS, 0, this.size, rounds);
+      barriers.push(((now() - t) * 1e6 - calls[calls.length - 1]!) / rounds);
+    }
+    this.timings = { barrierNs: Math.max(0, median(barriers)), callNs: median(calls) };
+  }
+
+  /** Runs `runLayer(desc, tid)` on threads 0..nt-1 (this thread is 0). Throws BackendError on failure. */
+  runLayer(desc: number, nt: number): void {
+    this.call(CMD_LAYER, desc, nt, 0);
+  }
+
+  private call(cmd: number, desc: number, nt: number, rounds: number): void {
+    if (this.broken) throw new BackendError(`wasm threads: ${this.broken}`);
+    const w = this.#w;
+    Atomics.store(w, DONE, 0);
+    Atomics.store(w, CMD, cmd);
+    Atomics.store(w, DESC, desc);
+    Atomics.store(w, NT, nt);
+    Atomics.store(w, ROUNDS, rounds);
+    this.#running = true;
+    Atomics.add(w, SEQ, 1);
+    if (Atomics.load(w, WORKER_SLEEPERS) > 0) Atomics.notify(w, SEQ);
+    let failure: unknown = null;
+    try {
+      if (cmd === CMD_BARRIERS) this.kernels.spinBarriers(this.ctl, nt, rounds);
+      else this.kernels.runLayer(desc, 0);
+    } catch (error) {
+      failure = error;
+      Atomics.store(w, ABORT, 1);
+      Atomics.notify(w, GEN);
+    }
+    const joined = this.join();
+    this.#running = false;
+    const aborted = Atomics.load(w, ABORT);
+    if (failure === null && aborted === 0 && joined) return;
+    // Leave the block as a fresh call expects it, then report.
+    const message = failure !== null ? `thread 0: ${(failure as Error).message ?? failure}` : this.message();
+    Atomics.store(w, COUNT, 0);
+    Atomics.store(w, ABORT, 0);
+    Atomics.store(w, MESSAGE_LENGTH, 0);
+    if (!joined || aborted === 2) {
+      this.broken ??= `a worker stopped answering (no reply within ${CALL_TIMEOUT_MS / 1000} s); running on one thread from now on`;
+      this.dispose();
+    }
+    throw new BackendError(`wasm: a kernel failed on a worker thread (${message}); the backend stays usable`);
+  }
+
+  /** Waits until every worker has left the call; false if one did not within the timeout. */
+  private join(): boolean {
+    const w = this.#w;
+    const workers = this.size - 1;
+    let spins = 0;
+    let deadline = 0;
+    for (;;) {
+      const done = Atomics.load(w, DONE);
+      if (done >= workers) return true;
+      if (++spins < 1 << 14) continue;
+      if (this.broken) return false;
+      deadline ||= performance.now() + CALL_TIMEOUT_MS;
+      if (performance.now() > deadline) return false;
+      Atomics.store(w, CALLER_SLEEPING, 1);
+      Atomics.wait(w, DONE, done, 1);
+      Atomics.store(w, CALLER_SLEEPING, 0);
+    }
+  }
+
+  private message(): string {
+    const length = Atomics.load(this.#w, MESSAGE_LENGTH);
+    if (length === 0) return 'aborted';
+    const bytes = new Uint8Array(this.memory.buffer, this.ctl + MESSAGE * 4, length).slice();
+    return new TextDecoder().decode(bytes);
+  }
+
+  /** A worker died: let the threads of a running call leave their barriers. */
+  private abortRunning(): void {
+    if (this.#running) {
+      Atomics.store(this.#w, ABORT, 2);
+      Atomics.notify(this.#w, GEN);
+    }
+  }
+
+  /** Ends the workers (they exit their loop, then are terminated). The pool cannot run calls afterwards. */
+  dispose(): void {
+    const w = this.#w;
+    Atomics.store(w, EXIT, 1);
+    Atomics.add(w, SEQ, 1);
+    Atomics.notify(w, SEQ);
+    for (const worker of this.#workers) worker.terminate();
+    this.#workers.length = 0;
+    this.broken ??= 'the thread pool was disposed';
+  }
+}
+
+type Spawn = (onMessage: (message: unknown) => void, onError: (error: string) => void) => PoolWorker;
+
+/** How this platform starts a worker from WORKER_SOURCE, or a rejection saying why it cannot. */
+async function workerFactory(): Promise<Spawn> {
+  const g = globalThis as { process?: { versions?: { node?: string } }; Worker?: unknown; Blob?: unknown; URL?: typeof URL };
+  if (g.process?.versions?.node) {
+    const { Worker } = await importNodeBuiltin<typeof import('node:worker_threads')>('worker_threads');
+    return (onMessage, onError) => {
+      const worker = new Worker(WORKER_SOURCE, { eval: true });
+      worker.on('message', onMessage);
+      worker.on('error', (e) => onError(e.message));
+      worker.on('exit', (code) => onError(`exited with code ${code}`));
+      // unref() only once the listeners are attached (attaching one refs the worker again).
+      return { post: (m) => worker.postMessage(m), unref: () => worker.unref(), terminate: () => void worker.terminate() };
+    };
+  }
+  if (typeof g.Worker !== 'function' || typeof g.Blob !== 'function') {
+    throw new Error('this environment has no Web Workers');
+  }
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  return (onMessage, onError) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(url);
+    } catch (error) {
+      throw new Error(`a worker could not be created from a blob URL (${(error as Error).message}); a Content-Security-Policy may forbid worker-src blob:`);
+    }
+    worker.onmessage = (e) => onMessage(e.data);
+    worker.onerror = (e) => onError(e.message || 'the worker script failed to load (a Content-Security-Policy may forbid worker-src blob:)');
+    return { post: (m) => worker.postMessage(m), unref: () => undefined, terminate: () => worker.terminate() };
+  };
+}

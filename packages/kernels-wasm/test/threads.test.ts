@@ -1,0 +1,165 @@
+// Threads (issue 14): the whole conformance suite at 2 and 3 threads (3 catches uneven splits), results
+// bit-identical to one thread for every mode, split and layout, a failure on a worker reaching the
+// caller as a BackendError with the backend still usable, bad options refused, and a Node process that
+// exits by itself with the workers running.
+
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describeKernelConformance, randomWeights, runFused } from '@recur/conformance';
+import { ArgumentError, BackendError, Generator, RangeArgumentError, type RecurrentMode } from '@recur/core-tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWasmBackend, threadsUnavailableReason } from '../src/index.js';
+import { createMemory, instantiateKernels } from '../src/module.js';
+import { CONTROL_BYTES, ThreadPool } from '../src/pool.js';
+
+// 'always' splits every call, however small, so the suite exercises the split, not the cost model.
+const one = createWasmBackend({ name: 'wasm-1t', threads: 1 });
+const two = createWasmBackend({ name: 'wasm-2t', threads: 2, split: 'always' });
+const three = createWasmBackend({ name: 'wasm-3t', threads: 3, split: 'always' });
+const auto = createWasmBackend({ name: 'wasm-auto', threads: 2 });
+
+beforeAll(async () => {
+  await Promise.all([one.init(), two.init(), three.init(), auto.init()]);
+});
+
+afterAll(() => {
+  for (const b of [two, three, auto]) b.dispose();
+});
+
+describe('the worker pool', () => {
+  it('starts the threads asked for, in Node', () => {
+    expect(threadsUnavailableReason()).toBeNull();
+    expect(two.threadInfo()).toMatchObject({ requested: 2, active: 2, reason: null });
+    expect(three.threadInfo()).toMatchObject({ requested: 3, active: 3, reason: null });
+    expect(one.threadInfo()).toMatchObject({ requested: 1, active: 1, reason: null });
+    expect(two.capabilities?.threads).toBe(2);
+    expect(one.capabilities?.threads).toBe(1);
+  });
+
+  it('measures its costs at start-up', () => {
+    const info = auto.threadInfo();
+    expect(info.barrierNs).toBeGreaterThan(0);
+    expect(info.callNs).toBeGreaterThan(0);
+    expect(info.gflops).toBeGreaterThan(0);
+  });
+
+  it('keeps a one-row, one-step call of a tiny layer on the calling thread (the cost model)', () => {
+    const g = new Generator(3);
+    const w = randomWeights(g, 'lstm', 3, 4);
+    runFused(auto, w, new Float32Array(3), 1, 1);
+    expect(auto.threadInfo().lastCall).toBe(1);
+  });
+});
+
+describeKernelConformance('wasm, 2 threads', () => two);
+describeKernelConformance('wasm, 3 threads', () => three);
+
+describe('bit-identical for every thread count', () => {
+  const cases: Array<{ mode: RecurrentMode; I: number; H: number; proj?: number; T: number; B: number; lengths?: number[]; reverse?: boolean }> = [
+    { mode: 'lstm', I: 24, H: 64, T: 9, B: 40 },
+    { mode: 'lstm', I: 24, H: 64, T: 1, B: 1 },
+    { mode: 'lstm', I: 7, H: 40, proj: 16, T: 6, B: 5, reverse: true },
+    { mode: 'lstm', I: 7, H: 40, proj: 12, T: 5, B: 3 },
+    { mode: 'lstm', I: 5, H: 10, T: 6, B: 3 },
+    { mode: 'gru', I: 16, H: 48, T: 8, B: 37 },
+    { mode: 'gru', I: 16, H: 48, T: 7, B: 4, lengths: [7, 5, 5, 2], reverse: false },
+    { mode: 'gru', I: 16, H: 48, T: 7, B: 4, lengths: [7, 6, 3, 1], reverse: true },
+    { mode: 'lstm', I: 9, H: 24, T: 6, B: 3, lengths: [6, 4, 1] },
+    { mode: 'rnn_tanh', I: 12, H: 32, T: 11, B: 9 },
+    { mode: 'rnn_relu', I: 12, H: 20, T: 4, B: 2 },
+  ];
+  for (const c of cases) {
+    const label = `${c.mode} I=${c.I} H=${c.H}${c.proj ? ` proj=${c.proj}` : ''} T=${c.T} B=${c.B}${c.lengths ? ` packed ${c.lengths}` : ''}${c.reverse ? ' reverse' : ''}`;
+    it(label, () => {
+      const g = new Generator(c.H * 31 + c.T);
+      const w = randomWeights(g, c.mode, c.I, c.H, c.proj ?? 0);
+      const P = c.proj ?? c.H;
+      const x = Float32Array.from({ length: c.T * c.B * c.I }, () => g.normal());
+      const h0 = Float32Array.from({ length: c.B * P }, () => g.normal());
+      const c0 = c.mode === 'lstm' ? Float32Array.from({ length: c.B * c.H }, () => g.normal()) : null;
+      const opts = { h0, c0, reverse: c.reverse ?? false, lengths: c.lengths ?? null };
+      const base = runFused(one, w, x, c.T, c.B, opts);
+      for (const b of [two, three]) {
+        const r = runFused(b, w, x, c.T, c.B, opts);
+        expect(b.threadInfo().lastCall).toBe(b.threadInfo().requested);
+        expect(Buffer.from(r.out.buffer).equals(Buffer.from(base.out.buffer))).toBe(true);
+        expect(Buffer.from(r.hN.buffer).equals(Buffer.from(base.hN.buffer))).toBe(true);
+        if (base.cN) expect(Buffer.from(r.cN!.buffer).equals(Buffer.from(base.cN.buffer))).toBe(true);
+      }
+    });
+  }
+});
+
+describe('failures', () => {
+  it('refuses a threads value that is not a positive integer', () => {
+    expect(() => createWasmBackend({ threads: 0 })).toThrow(RangeArgumentError);
+    expect(() => createWasmBackend({ threads: 65 })).toThrow(/threads must be between 1 and 64, got 65/);
+    expect(() => createWasmBackend({ threads: 1.5 })).toThrow(ArgumentError);
+    expect(() => createWasmBackend({ threads: '2' as unknown as number })).toThrow(/expected threads as a positive integer, got the string '2'/);
+    expect(() => createWasmBackend({ split: 'sometimes' as 'auto' })).toThrow(ArgumentError);
+  });
+
+  it('an exception inside a kernel on a worker reaches the caller as a BackendError, and the pool stays usable', async () => {
+    const memory = createMemory(true);
+    const kernels = await instantiateKernels(memory, 'simd128', true);
+    const ctl = 1024;
+    const pool = await ThreadPool.start(2, kernels.module, memory, ctl, kernels.exports);
+    try {
+      const desc = ctl + CONTROL_BYTES;
+      const i32 = new Int32Array(memory.buffer);
+      // An RNN whose input rows run past the end of the memory from row 8 on: thread 0's rows
+      // (0-7) are in bounds, thread 1's (8-15) are not, so only the worker traps.
+      const bytes = memory.buffer.byteLength;
+      const fields = [2, 1, 16, 16, 1024, 8, 8, 0, 2, ctl, bytes - 8 * 1024 * 4, 4096, 4096, 4096, 0, 0, 0, 8192, 8704, 0, 9216, 12288];
+      i32.fill(0, desc >> 2, (desc >> 2) + 32);
+      i32.set(fields, desc >> 2);
+      expect(() => pool.runLayer(desc, 2)).toThrow(BackendError);
+      expect(() => pool.runLayer(desc, 2)).toThrow(/a kernel failed on a worker thread \(thread 1: .*out of bounds/);
+      expect(pool.broken).toBeNull();
+      // A valid call afterwards runs on both threads.
+      i32[(desc >> 2) + 10] = 16384;
+      expect(() => pool.runLayer(desc, 2)).not.toThrow();
+    } finally {
+      pool.dispose();
+    }
+  });
+
+  it('a pool that cannot start rejects with the reason instead of hanging', async () => {
+    const memory = createMemory(false);
+    const kernels = await instantiateKernels(memory, 'simd128', false);
+    await expect(ThreadPool.start(2, kernels.module, memory, 1024, kernels.exports)).rejects.toThrow();
+  });
+
+  it('after dispose() the backend runs on one thread and says why', () => {
+    const b = createWasmBackend({ name: 'wasm-disposed', threads: 2 });
+    return b.init().then(() => {
+      b.dispose();
+      expect(b.threadInfo()).toMatchObject({ active: 1, reason: expect.stringMatching(/disposed/) });
+      const g = new Generator(9);
+      const w = randomWeights(g, 'gru', 4, 8);
+      const r = runFused(b, w, new Float32Array(2 * 4).fill(0.5), 2, 1);
+      expect(r.hN.length).toBe(8);
+    });
+  });
+});
+
+describe('a Node process with threads running', () => {
+  it('exits by itself when the script ends', () => {
+    const script = `
+      import { createWasmBackend } from '@recur/kernels-wasm';
+      const b = createWasmBackend({ threads: 2 });
+      await b.init();
+      console.log('threads', b.threadInfo().active);
+    `;
+    const started = performance.now();
+    const r = spawnSync(process.execPath, ['--conditions=@recur/source', '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('threads 2');
+    expect(r.status).toBe(0);
+    expect(performance.now() - started).toBeLessThan(30_000);
+  });
+});
