@@ -29,8 +29,11 @@ if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds expects a
 const ALL_RUNNERS = [
   'recur-wasm',
   'recur-wasm-relaxed',
+  'recur-wasm-2t',
+  'recur-wasm-2t-relaxed',
   'recur-js',
   'recur-wasm-frames',
+  'recur-wasm-frames-2t',
   'recur-js-frames',
   'ort-node',
   'ort-web-1t',
@@ -39,7 +42,7 @@ const ALL_RUNNERS = [
   'tfjs-cpu',
   'brain.js',
 ];
-const QUICK_RUNNERS = ['recur-wasm', 'recur-wasm-relaxed', 'recur-js', 'recur-wasm-frames', 'ort-node', 'ort-web-1t', 'tfjs-wasm'];
+const QUICK_RUNNERS = ['recur-wasm', 'recur-wasm-relaxed', 'recur-wasm-2t', 'recur-js', 'recur-wasm-frames', 'ort-node', 'ort-web-1t', 'ort-web-2t', 'tfjs-wasm'];
 // A run narrowed with --runners or --workloads is kept under its own name, never replaces latest.md,
 // and soaks memory only briefly (unless --memory).
 const custom = option('runners') !== undefined || option('workloads') !== undefined;
@@ -97,7 +100,7 @@ for (let round = 0; round < rounds; round++) {
 const cells = [...perRound.values()].map(combineRounds);
 const gemm = combineGemmRounds(gemmRounds);
 const soakCalls = flag('memory') ? 10_000 : quick || custom ? 50 : 1000;
-console.log(`\nMemory soak: ${soakCalls} forward calls of medium on wasm`);
+console.log(`\nMemory soak: ${soakCalls} forward calls of medium on wasm with 2 threads`);
 const memory = child('memory.ts', [String(soakCalls)]).map((l) => JSON.parse(l));
 
 // ---- tables
@@ -158,7 +161,7 @@ const ratioTarget = (label: string, mine: string, peer: string, w: string, need:
 
 const ratioLines: string[] = [];
 const peers = runners.filter((r) => !r.startsWith('recur-'));
-for (const mine of ['recur-wasm', 'recur-wasm-relaxed', 'recur-js'].filter((r) => runners.includes(r))) {
+for (const mine of ['recur-wasm', 'recur-wasm-relaxed', 'recur-wasm-2t', 'recur-wasm-2t-relaxed', 'recur-js'].filter((r) => runners.includes(r))) {
   ratioLines.push(`| ${mine} vs | ${workloads.join(' | ')} |`, `|---|${workloads.map(() => '---').join('|')}|`);
   for (const p of peers) {
     const row = workloads.map((w) => {
@@ -168,6 +171,25 @@ for (const mine of ['recur-wasm', 'recur-wasm-relaxed', 'recur-js'].filter((r) =
     ratioLines.push(`| ${p} | ${row.join(' | ')} |`);
   }
   ratioLines.push('');
+}
+
+// Scaling: time on 1 thread / time on 2 threads of the same build and path, per workload.
+const scalingPairs = [
+  ['recur-wasm', 'recur-wasm-2t'],
+  ['recur-wasm-relaxed', 'recur-wasm-2t-relaxed'],
+  ['recur-wasm-frames', 'recur-wasm-frames-2t'],
+].filter(([a, b]) => runners.includes(a!) && runners.includes(b!));
+const scalingLines: string[] = [];
+if (scalingPairs.length > 0) {
+  scalingLines.push(`| 2 threads vs 1 | ${forwardWorkloads.join(' | ')} |`, `|---|${forwardWorkloads.map(() => '---').join('|')}|`);
+  for (const [single, multi] of scalingPairs) {
+    const row = forwardWorkloads.map((w) => {
+      const r = ratio(multi!, single!, w);
+      return r !== undefined ? `${r.toFixed(2)}×` : '';
+    });
+    scalingLines.push(`| ${multi} / ${single} | ${row.join(' | ')} |`);
+  }
+  scalingLines.push('');
 }
 
 const targets: Target[] = [];
@@ -181,6 +203,19 @@ for (const mine of ['recur-wasm', 'recur-wasm-relaxed']) {
   targets.push(ratioTarget(`${mine} as fast as ort-node on stream`, mine, 'ort-node', 'stream', 1));
 }
 for (const w of workloads) targets.push(ratioTarget(`recur-js ≥ 10× tfjs-cpu on ${w}`, 'recur-js', 'tfjs-cpu', w, 10));
+// Threads (issue 14): 2 threads against 1 of the same build, against ort-web's 2 threads and against
+// onnxruntime-node's native single thread on the stream.
+for (const [mine, single] of [
+  ['recur-wasm-2t', 'recur-wasm'],
+  ['recur-wasm-2t-relaxed', 'recur-wasm-relaxed'],
+]) {
+  for (const [w, need] of [['large', 1.8], ['medium', 1.7], ['gru-medium', 1.7], ['stream', 1.6]] as const) {
+    targets.push(ratioTarget(`${mine} ≥ ${need}× ${single} on ${w}`, mine, single, w, need));
+  }
+  for (const w of forwardWorkloads) targets.push(ratioTarget(`${mine} ≥ 1.5× ort-web-2t on ${w}`, mine, 'ort-web-2t', w, 1.5));
+  targets.push(ratioTarget(`${mine} as fast as ort-node on stream`, mine, 'ort-node', 'stream', 1));
+}
+targets.push(ratioTarget('recur-wasm-frames-2t ≥ 1.6× recur-wasm-frames on stream', 'recur-wasm-frames-2t', 'recur-wasm-frames', 'stream', 1.6));
 for (const mine of ['recur-wasm', 'recur-wasm-relaxed', 'recur-js']) {
   targets.push({
     label: `${mine}: a training step on medium ≤ 3× its forward`,
@@ -196,8 +231,11 @@ const gemmLines = ['| backend | n | ms | GFLOP/s |', '|---|---:|---:|---:|'];
 for (const g of gemm) gemmLines.push(`| ${g.backend} | ${g.n} | ${fmtMs(g.medianMs)} | ${g.gflops.toFixed(1)} |`);
 const memLines = memory.map(
   (m) =>
-    `${m.calls} forward calls of medium on wasm in ${m.seconds.toFixed(0)} s: heap ${m.before.heapUsedMB.toFixed(1)} → ${m.after.heapUsedMB.toFixed(1)} MB, ` +
-    `RSS ${m.before.rssMB.toFixed(1)} → ${m.after.rssMB.toFixed(1)} MB, wasm memory ${m.before.wasmMB.toFixed(1)} → ${m.after.wasmMB.toFixed(1)} MB`,
+    `${m.calls} forward calls of medium on ${m.backend} in ${m.seconds.toFixed(0)} s: heap ${m.before.heapUsedMB.toFixed(1)} → ${m.after.heapUsedMB.toFixed(1)} MB, ` +
+    `RSS ${m.before.rssMB.toFixed(1)} → ${m.after.rssMB.toFixed(1)} MB, wasm memory ${m.before.wasmMB.toFixed(1)} → ${m.after.wasmMB.toFixed(1)} MB` +
+    (m.before.threads !== undefined
+      ? `, kernel threads ${m.before.threads} → ${m.after.threads}, OS threads of the process ${m.before.osThreads} → ${m.after.osThreads}`
+      : ''),
 );
 
 const notes = [...new Set(cells.filter((c) => c.note).map((c) => `- ${c.runner}: ${c.note}`))];
@@ -232,6 +270,7 @@ const report = [
   `## Ratios (peer time / recur time: above 1× means recur is faster${rounds > 1 ? "; median of the rounds' ratios" : ''})`,
   '',
   ...ratioLines,
+  ...(scalingLines.length > 0 ? ['## Threads: scaling (time on 1 thread / time on 2, same build; above 1× means 2 threads are faster)', '', ...scalingLines] : []),
   '## Targets',
   '',
   ...targetLines,
@@ -248,6 +287,7 @@ const report = [
   '',
   ...notes,
   '- recur-*-frames: the same stream fed one frame at a time through `module.stream().step()`.',
+  '- recur-wasm-2t: the same kernels on 2 threads (a worker_threads worker over one shared memory); recur-wasm is 1 thread. Each call decides by the cost model measured at start-up whether it splits.',
   '- recur-wasm-relaxed: the relaxed-SIMD build (fused multiply-add), which browsers and Node 22+ run by default; Node 20 needs `--experimental-wasm-relaxed-simd`, given to that runner only. recur-wasm is what Node 20 runs.',
   '- ort-web and tfjs-wasm run their wasm builds inside Node 20 without flags; ort-web-2t uses 2 wasm threads.',
   ...(trainingWorkloads.length > 0

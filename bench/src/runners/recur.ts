@@ -2,14 +2,21 @@
 // and training steps (autograd, Linear, mseLoss, Adam from @recur/optim).
 
 import { Tensor, noGrad, registerBackend, setBackend } from '@recur/core-tensor';
-import { wasmBackend } from '@recur/kernels-wasm';
+import { type WasmBackend, createWasmBackend } from '@recur/kernels-wasm';
 import { GRU, LSTM, Linear, RNN, mseLoss } from '@recur/nn-recurrent';
 import { Adam } from '@recur/optim';
 import { packageVersion } from '../versions.js';
 import { LEARNING_RATE, type Weights, type Workload, chunkRanges, makeTrainingData, makeWeights } from '../workloads.js';
 import type { Prepared, PreparedTraining, Runner } from './types.js';
 
-registerBackend(wasmBackend);
+// recur-wasm is one thread (what the rows before threads measured); recur-wasm-2t two threads. Each
+// runner runs in a process of its own, so only the backend it selects ever starts.
+export const wasmBackends = new Map<number, WasmBackend>();
+for (const threads of [1, 2]) {
+  const b = createWasmBackend({ name: threads === 1 ? 'wasm' : `wasm-${threads}t`, threads });
+  wasmBackends.set(threads, b);
+  registerBackend(b);
+}
 
 export function buildModule(w: Workload, weights: Weights): LSTM | GRU | RNN {
   const Ctor = { LSTM, GRU, RNN }[w.kind];
@@ -56,15 +63,19 @@ function prepareTraining(w: Workload): PreparedTraining {
   };
 }
 
-export function recurRunner(backend: 'js' | 'wasm', frames = false, variant?: 'relaxed-simd'): Runner {
+export function recurRunner(backend: 'js' | 'wasm', frames = false, variant?: 'relaxed-simd', threads = 1): Runner {
   const select = async () => {
-    await setBackend(backend);
-    if (variant && wasmBackend.kernelVariant() !== variant) {
-      throw new Error(`this engine runs the ${wasmBackend.kernelVariant()} build; relaxed SIMD needs Node 22+ or --experimental-wasm-relaxed-simd`);
+    const wasm = wasmBackends.get(threads)!;
+    await setBackend(backend === 'wasm' ? wasm.name : backend);
+    if (variant && wasm.kernelVariant() !== variant) {
+      throw new Error(`this engine runs the ${wasm.kernelVariant()} build; relaxed SIMD needs Node 22+ or --experimental-wasm-relaxed-simd`);
+    }
+    if (backend === 'wasm' && wasm.threadInfo().active !== threads) {
+      throw new Error(`wasm asked for ${threads} threads runs ${wasm.threadInfo().active}: ${wasm.threadInfo().reason}`);
     }
   };
   return {
-    name: `recur-${backend}${frames ? '-frames' : ''}${variant ? '-relaxed' : ''}`,
+    name: `recur-${backend}${frames ? '-frames' : ''}${threads > 1 ? `-${threads}t` : ''}${variant ? '-relaxed' : ''}`,
     version: () => packageVersion('@recur/nn-recurrent'),
     skip: (w) => (frames && (w.bidirectional || w.batch !== 1) ? 'frames only for the unidirectional batch-1 stream' : null),
     ...(frames

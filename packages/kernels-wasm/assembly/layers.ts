@@ -83,13 +83,14 @@ function ownStart(n: i32, tid: i32, nt: i32): i32 {
 }
 
 /**
- * gx[r, :] = x[r, :] @ W_ih^T + bias: this thread's 4-row blocks, or its 8-column panels when there
- * are fewer than 8 rows per thread (a streamed frame).
+ * gx[r, :] = x[r, :] @ W_ih^T + bias: this thread's 8-column panels (each thread then streams only its
+ * part of W_ih, which matters once W_ih outgrows the caches), or its 4-row blocks when there are too few
+ * panels to share (a small hidden size) and enough rows.
  */
 function project(rows: i32, inputSize: i32, gh8: i32, x: usize, wih: usize, bias: usize, gx: usize, tid: i32, nt: i32): void {
   let r0 = 0, r1 = rows, c0 = 0, c1 = gh8;
   if (nt > 1) {
-    if (rows >= 8 * nt) {
+    if ((gh8 >> 3) < 4 * nt && rows >= 8 * nt) {
       const blocks = rows >> 2;
       r0 = partStart(blocks, tid, nt) << 2;
       r1 = tid == nt - 1 ? rows : partStart(blocks, tid + 1, nt) << 2;
