@@ -25,9 +25,23 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `routes` (URL prefix to directory) and `pages` (path to HTML text) on a free local port. */
-export async function serveStatic(routes: Record<string, string>, pages: Record<string, string> = {}): Promise<StaticServer> {
+/** The response headers that make a page cross-origin isolated (SharedArrayBuffer, so wasm threads). */
+export const CROSS_ORIGIN_ISOLATION: Readonly<Record<string, string>> = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+/**
+ * Serves `routes` (URL prefix to directory) and `pages` (path to HTML text) on a free local port,
+ * with `headers` added to every response (e.g. `CROSS_ORIGIN_ISOLATION`).
+ */
+export async function serveStatic(
+  routes: Record<string, string>,
+  pages: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): Promise<StaticServer> {
   const server: Server = createServer((req, res) => {
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
     const page = pages[path];
     if (page !== undefined) {

@@ -1,0 +1,107 @@
+// The page of threads-in-chromium.test.ts, bundled by esbuild against the built packages. On the page's
+// main thread it starts a Web Worker on this same module; both run an LSTM and a GRU layer on a
+// threads: 2 backend (split: 'always') and on a threads: 1 one and report threadInfo() and the outputs.
+
+import { Generator, type RecurrentMode } from '@recur/core-tensor';
+import { type WasmThreadInfo, createWasmBackend, threadsUnavailableReason } from '@recur/kernels-wasm';
+
+type WasmBackend = ReturnType<typeof createWasmBackend>;
+
+export interface Probe {
+  crossOriginIsolated: boolean;
+  sharedArrayBuffer: boolean;
+  unavailable: string | null;
+  two: WasmThreadInfo;
+  one: WasmThreadInfo;
+  /** Per mode: the outputs and final states on two threads and on one. */
+  outputs: Record<string, { two: number[]; one: number[] }>;
+}
+
+export interface PageResult {
+  main: Probe;
+  worker: Probe;
+}
+
+const I = 12;
+const H = 40;
+const T = 9;
+const B = 5;
+
+/** One forward of a fused layer over the whole sequence: output, then h_n (and c_n). */
+function forward(be: WasmBackend, mode: RecurrentMode, seed: number): number[] {
+  const g = new Generator(seed);
+  const rand = (n: number) => Float32Array.from({ length: n }, () => g.uniform() - 0.5);
+  const G = mode === 'lstm' ? 4 : 3;
+  const weights = {
+    mode,
+    inputSize: I,
+    hiddenSize: H,
+    projSize: 0,
+    weightIh: rand(G * H * I),
+    weightHh: rand(G * H * H),
+    biasIh: rand(G * H),
+    biasHh: rand(G * H),
+    weightHr: null,
+  };
+  const x = rand(T * B * I);
+  const h0 = rand(B * H);
+  const c0 = mode === 'lstm' ? rand(B * H) : null;
+  const out = new Float32Array(T * B * H);
+  const hN = new Float32Array(B * H);
+  const cN = mode === 'lstm' ? new Float32Array(B * H) : null;
+  const prepared = be.prepareWeights(weights);
+  be.layer({ weights: prepared, x, seqLen: T, batch: B, h0, c0, out, outOffset: 0, outStride: H, hN, cN }, be.createWorkspace());
+  return [...out, ...hN, ...(cN ?? [])];
+}
+
+async function probe(): Promise<Probe> {
+  const two = createWasmBackend({ name: 'wasm-2t', threads: 2, split: 'always' });
+  const one = createWasmBackend({ name: 'wasm-1t', threads: 1 });
+  await Promise.all([two.init(), one.init()]);
+  const outputs: Probe['outputs'] = {};
+  for (const [mode, seed] of [['lstm', 1], ['gru', 2]] as const) {
+    outputs[mode] = { two: forward(two, mode, seed), one: forward(one, mode, seed) };
+  }
+  const result: Probe = {
+    crossOriginIsolated: globalThis.crossOriginIsolated === true,
+    sharedArrayBuffer: typeof SharedArrayBuffer === 'function',
+    unavailable: threadsUnavailableReason(),
+    two: two.threadInfo(),
+    one: one.threadInfo(),
+    outputs,
+  };
+  two.dispose();
+  return result;
+}
+
+if (typeof document === 'undefined') {
+  // In the Web Worker: answer the page's one message with a probe.
+  const scope = globalThis as unknown as { onmessage: (() => void) | null; postMessage(message: unknown): void };
+  scope.onmessage = () => {
+    probe().then(
+      (r) => scope.postMessage(r),
+      (error: unknown) => scope.postMessage({ error: String((error as Error)?.stack ?? error) }),
+    );
+  };
+} else {
+  const page = window as unknown as { result?: PageResult | { error: string } };
+  const inWorker = (): Promise<Probe> =>
+    new Promise((resolve, reject) => {
+      const worker = new Worker(import.meta.url, { type: 'module' });
+      worker.onmessage = (e: MessageEvent<Probe | { error: string }>) => {
+        worker.terminate();
+        if ('error' in e.data) reject(new Error(e.data.error));
+        else resolve(e.data);
+      };
+      worker.onerror = (e) => reject(new Error(`the worker failed: ${e.message}`));
+      worker.postMessage('probe');
+    });
+  Promise.all([probe(), inWorker()]).then(
+    ([main, worker]) => {
+      page.result = { main, worker };
+    },
+    (error: unknown) => {
+      page.result = { error: String((error as Error)?.stack ?? error) };
+    },
+  );
+}
