@@ -23,6 +23,12 @@ export interface BackendCapabilities {
    * and the synchronous `layer`/`matmul` may throw a `BackendError` saying so.
    */
   readonly async?: boolean;
+  /**
+   * With `async`: `layer` (and `matmul`) run synchronously too, so `forward()` works beside
+   * `forwardAsync()`: a backend that only offloads its asynchronous calls (wasm's worker proxy, whose
+   * `forwardAsync` runs in a worker while `forward` runs on the calling thread).
+   */
+  readonly sync?: boolean;
 }
 
 /**

@@ -16,14 +16,15 @@ import {
   type KernelVariant,
   type Kernels,
   canCompileSync,
-  createMemory,
-  importNodeBuiltin,
+  compileKernels,
   instantiateKernels,
   instantiateKernelsSync,
   relaxedSimdAvailable,
   simdUnavailableReason,
 } from './module.js';
-import { ThreadPool } from './pool.js';
+import { coreCount, createMemory, isPageMainThread, sharedMemoryUnavailableReason, threadsUnavailableReason } from './env.js';
+import { WorkerProxy } from './proxy.js';
+import { startThreads } from './pool.js';
 import { WasmRuntime } from './runtime.js';
 
 /** How the threads of a wasm backend stand: what runs, why not more, and the cost model's inputs. */
@@ -43,6 +44,11 @@ export interface WasmThreadInfo {
   barrierNs: number;
   callNs: number;
   gflops: number;
+  /**
+   * The worker recur manages for `forwardAsync` (the `proxy` option): its threads, why not more, and
+   * the threads its last call ran on; null without one (`reason` then says why, if it failed).
+   */
+  worker: { active: number; reason: string | null; lastCall: number; weightsSent: number } | null;
 }
 
 /** The wasm backend, with a view of its memory and of the kernel build it runs. */
@@ -102,6 +108,14 @@ export interface WasmBackendOptions {
    * (for tests and for measuring the split itself).
    */
   split?: 'auto' | 'always';
+  /**
+   * Where `forwardAsync` runs. 'auto' (default): in a worker recur starts and manages when this is a
+   * browser page's main thread (so a long forward never freezes the page, and threads become
+   * available there), on the calling thread elsewhere. true: always in the worker (in Node too, to keep
+   * a server's event loop free). false: never. `forward()` always runs on the calling thread; weights
+   * go to the worker once, on their first asynchronous call.
+   */
+  proxy?: 'auto' | boolean;
 }
 
 /** Most threads a backend accepts: more than any CPU core count a page or server sees in practice. */
@@ -112,6 +126,9 @@ const DEFAULT_THREADS_CAP = 4;
 function checkOptions(options: WasmBackendOptions): void {
   if (options === null || typeof options !== 'object') {
     throw new ArgumentError(`createWasmBackend: expected an options object, got ${describeValue(options)}`);
+  }
+  if (options.proxy !== undefined && options.proxy !== 'auto' && typeof options.proxy !== 'boolean') {
+    throw new ArgumentError(`createWasmBackend: expected proxy as 'auto', true or false, got ${describeValue(options.proxy)}`);
   }
   if (options.split !== undefined && options.split !== 'auto' && options.split !== 'always') {
     throw new ArgumentError(`createWasmBackend: expected split as 'auto' or 'always', got ${describeValue(options.split)}`);
@@ -124,43 +141,6 @@ function checkOptions(options: WasmBackendOptions): void {
   if (t < 1 || t > MAX_THREADS) {
     throw new RangeArgumentError(`createWasmBackend: threads must be between 1 and ${MAX_THREADS}, got ${t}`);
   }
-}
-
-type Globals = {
-  process?: { versions?: { node?: string } };
-  document?: unknown;
-  navigator?: { hardwareConcurrency?: number };
-  crossOriginIsolated?: boolean;
-  SharedArrayBuffer?: unknown;
-  Atomics?: unknown;
-};
-
-const isNode = () => Boolean((globalThis as Globals).process?.versions?.node);
-
-/** The machine's cores: os.availableParallelism() in Node, navigator.hardwareConcurrency in browsers. */
-async function coreCount(): Promise<number> {
-  if (isNode()) {
-    const os = await importNodeBuiltin<typeof import('node:os')>('os');
-    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  }
-  return (globalThis as Globals).navigator?.hardwareConcurrency ?? 1;
-}
-
-/** Why threads cannot run in this environment (null if they can), in words a user can act on. */
-export function threadsUnavailableReason(): string | null {
-  const g = globalThis as Globals;
-  if (typeof g.SharedArrayBuffer !== 'function' || typeof g.Atomics !== 'object') {
-    return g.document !== undefined || g.crossOriginIsolated === false
-      ? 'threads are off: SharedArrayBuffer needs a cross-origin isolated page; serve it with the headers "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp" (or "credentialless")'
-      : 'threads are off: this environment has no SharedArrayBuffer';
-  }
-  if (g.crossOriginIsolated === false) {
-    return 'threads are off: the page is not cross-origin isolated; serve it with the headers "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp" (or "credentialless")';
-  }
-  if (g.document !== undefined && !isNode()) {
-    return "threads are off on a browser's main thread, which may not block (Atomics.wait); forward() runs on one thread here: run the model in a Web Worker to use threads";
-  }
-  return null;
 }
 
 /**
@@ -184,7 +164,48 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   let disposed = false;
   /** The measured GEMM rate, kept across reset() (the machine did not change). */
   let gemmRate = 0;
-  const capabilities = { backward: true, threads: 1 };
+  const capabilities = { backward: true, threads: 1, async: false, sync: true };
+  /** The worker forwardAsync runs in (the proxy option), once started; why not, if it failed. */
+  let proxy: WorkerProxy | null = null;
+  let proxyReason: string | null = null;
+  const proxyWanted = () => options.proxy === true || (options.proxy !== false && isPageMainThread());
+
+  /** Starts the worker for forwardAsync; on failure records why (forwardAsync then runs here). */
+  const startProxy = async (chosen: KernelVariant): Promise<void> => {
+    const threads = options.threads ?? Math.min(await coreCount(), DEFAULT_THREADS_CAP);
+    const whyNotShared = threads > 1 ? sharedMemoryUnavailableReason() : null;
+    const shared = threads > 1 && whyNotShared === null;
+    try {
+      const started = await WorkerProxy.start({
+        backend: name,
+        module: await compileKernels(chosen, shared),
+        shared,
+        whyNotShared,
+        threads,
+        split: options.split ?? 'auto',
+        onBroken: (reason) => {
+          proxyReason = `forwardAsync runs on the calling thread: its worker failed (${reason})`;
+          proxy = null;
+          capabilities.async = false;
+        },
+      });
+      if (disposed) {
+        void started.close();
+        return;
+      }
+      proxy = started;
+      if (!runtime?.pool) requested = threads;
+      capabilities.async = true;
+      capabilities.threads = Math.max(capabilities.threads, started.threads.active);
+    } catch (error) {
+      proxyReason = `forwardAsync runs on the calling thread: its worker could not start (${error instanceof Error ? error.message : String(error)})`;
+    }
+  };
+
+  const px = (): WorkerProxy => {
+    if (!proxy) throw new BackendError(`${name}: no worker runs forwardAsync here${proxyReason ? ` (${proxyReason})` : ''}; forward() runs on the calling thread`);
+    return proxy;
+  };
 
   const rt = (): WasmRuntime => {
     if (!runtime) throw new BackendError(`${name} backend used before init(): await ready() or setBackend('${name}') first`);
@@ -209,17 +230,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     requested = options.threads ?? Math.min(await coreCount(), DEFAULT_THREADS_CAP);
     if (requested <= 1) return;
     try {
-      const pool = await ThreadPool.start(requested, kernels.module, target.memory, target.ctl, kernels.exports);
-      if (runtime !== target || disposed) {
-        pool.dispose();
-        return;
+      gemmRate = await startThreads(target, kernels.module, requested, options.split ?? 'auto', gemmRate, () => runtime === target && !disposed);
+      if (target.pool) {
+        capabilities.threads = requested;
+        threadsReason = null;
       }
-      gemmRate ||= measureGemm(target);
-      target.flopsPerNs = gemmRate;
-      target.alwaysSplit = options.split === 'always';
-      target.pool = pool;
-      capabilities.threads = requested;
-      threadsReason = null;
     } catch (error) {
       threadsReason = `threads are off: the worker threads could not start (${error instanceof Error ? error.message : String(error)})`;
     }
@@ -239,6 +254,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       runtime = created;
       variant = chosen;
       if (shared) await startPool(created, kernels);
+      if (proxyWanted()) await startProxy(chosen);
     })().catch((error: unknown) => {
       failure = error instanceof Error ? error.message : String(error);
       pending = null;
@@ -261,7 +277,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const created = new WasmRuntime(kernels.exports, memory, name);
       runtime = created;
       variant = chosen;
-      if (shared) starting = startPool(created, kernels);
+      const background: Array<Promise<void>> = [];
+      if (shared) background.push(startPool(created, kernels));
+      if (proxyWanted()) background.push(startProxy(chosen));
+      if (background.length > 0) starting = Promise.all(background).then(() => undefined);
     } catch (error) {
       failure = error instanceof Error ? error.message : String(error);
       throw error;
@@ -271,7 +290,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   const stopPool = (): void => {
     runtime?.pool?.dispose();
     if (runtime) runtime.pool = null;
-    capabilities.threads = 1;
+    capabilities.threads = proxy ? proxy.threads.active : 1;
   };
 
   const reset = async (): Promise<void> => {
@@ -290,6 +309,14 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
 
   const dispose = (): void => {
     disposed = true;
+    const worker = proxy;
+    // New forwards run on the calling thread; one in flight finishes in the worker, which ends then.
+    capabilities.async = false;
+    if (worker) {
+      void worker.close().then(() => {
+        if (proxy === worker) proxy = null;
+      });
+    }
     stopPool();
     if (requested > 1) threadsReason = 'threads are off: the backend was disposed (its worker threads ended); it runs on one thread';
   };
@@ -304,13 +331,16 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     return {
       requested,
       active: r?.pool ? r.pool.size : 1,
-      reason: requested > 1 || options.threads === undefined ? threadsReason : null,
+      reason: [requested > 1 || options.threads === undefined ? threadsReason : null, proxyReason].filter(Boolean).join('; ') || null,
       lastCall: r?.lastThreads ?? 1,
       threadedCalls: r?.threadedCalls ?? 0,
       singleCalls: r?.singleCalls ?? 0,
       barrierNs: pool?.timings.barrierNs ?? 0,
       callNs: pool?.timings.callNs ?? 0,
       gflops: r ? r.flopsPerNs : 0,
+      worker: proxy
+        ? { active: proxy.threads.active, reason: proxy.threads.reason, lastCall: proxy.lastThreads, weightsSent: proxy.weightsSent }
+        : null,
     };
   };
 
@@ -332,38 +362,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     createWorkspace: (options) => rt().createWorkspace(options),
     layer: (args, workspace) => rt().layer(args, workspace),
     layerBackward: (args, workspace) => rt().layerBackward(args, workspace),
+    upload: (data) => px().upload(data),
+    allocate: (length) => px().allocate(length),
+    layerAsync: (args, workspace) => px().layer(args, workspace),
   };
-}
-
-/**
- * One thread's GEMM rate in flop/ns (GFLOP/s), on a small step-sized product (36 KiB, so measuring never
- * grows the memory): the cost model's yardstick.
- */
-function measureGemm(r: WasmRuntime): number {
-  const m = 8;
-  const n = 64;
-  const k = 64;
-  const repeats = 64;
-  const { heap, kernels } = r;
-  const a = heap.alloc(m * k * 4);
-  const b = heap.alloc(kernels.packedSize(k, n));
-  const c = heap.alloc(k * n * 4);
-  try {
-    heap.f32.fill(0.5, a >> 2, (a >> 2) + m * k);
-    heap.f32.fill(0.25, c >> 2, (c >> 2) + k * n);
-    kernels.packB(c, k, n, n, 1, b);
-    let best = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      for (let j = 0; j < repeats; j++) kernels.gemm(m, n, k, a, k, b, c, n, false);
-      best = Math.min(best, performance.now() - t);
-    }
-    return (2 * m * n * k * repeats) / Math.max(best * 1e6, 1);
-  } finally {
-    heap.release(c);
-    heap.release(b);
-    heap.release(a);
-  }
 }
 
 /**

@@ -9,6 +9,8 @@ import {
   KERNELS_SIMD_THREADS_BASE64,
 } from './kernels.generated.js';
 
+export { createMemory } from './env.js';
+
 /** Which build of the kernels runs: 128-bit SIMD, or SIMD with relaxed fused multiply-add. */
 export type KernelVariant = 'simd128' | 'relaxed-simd';
 
@@ -90,15 +92,6 @@ function binary(variant: KernelVariant, shared: boolean): Uint8Array<ArrayBuffer
   return decodeBase64(base64) as Uint8Array<ArrayBuffer>;
 }
 
-/** Pages of a kernels memory: 128 KiB to start, 4 GiB at most (a shared memory needs a maximum). */
-const INITIAL_PAGES = 2;
-const MAXIMUM_PAGES = 65536;
-
-/** A fresh memory for the kernels; shared (a SharedArrayBuffer underneath) for the threads build. */
-export function createMemory(shared: boolean): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared });
-}
-
 /** One build compiled and instantiated against `memory`; the module is kept to start worker threads. */
 export interface Kernels {
   module: WebAssembly.Module;
@@ -111,6 +104,11 @@ export function instantiateKernelsSync(memory: WebAssembly.Memory, variant: Kern
   return { module, exports: new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports };
 }
 
+/** Compiles one build of the kernels (for a worker to instantiate). */
+export function compileKernels(variant: KernelVariant, shared: boolean): Promise<WebAssembly.Module> {
+  return WebAssembly.compile(binary(variant, shared));
+}
+
 /** Compiles and instantiates one build of the kernels against `memory`. */
 export async function instantiateKernels(memory: WebAssembly.Memory, variant: KernelVariant, shared = false): Promise<Kernels> {
   const module = await WebAssembly.compile(binary(variant, shared));
@@ -118,11 +116,3 @@ export async function instantiateKernels(memory: WebAssembly.Memory, variant: Ke
   return { module, exports: instance.exports as unknown as KernelExports };
 }
 
-/**
- * Imports a Node built-in by a name bundlers do not follow: a browser build never loads it, and a
- * worker bundle (Vite's 'iife' format, which cannot split chunks) needs no chunk for it.
- */
-export function importNodeBuiltin<T>(name: 'os' | 'worker_threads'): Promise<T> {
-  const specifier = `node:${name}`;
-  return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<T>;
-}

@@ -10,7 +10,9 @@
 // path or bundler configuration is involved, and are unref'd in Node so a script exits by itself.
 
 import { BackendError } from '@recur/core-tensor';
-import { type KernelExports, importNodeBuiltin } from './module.js';
+import { importNodeBuiltin } from './env.js';
+import type { KernelExports } from './module.js';
+import type { WasmRuntime } from './runtime.js';
 
 /** i32 slots of the control block (256 bytes for the kernels' barrier, assembly/threads.ts, then ours). */
 const COUNT = 0;
@@ -341,3 +343,60 @@ async function workerFactory(): Promise<Spawn> {
     return { post: (m) => worker.postMessage(m), unref: () => undefined, terminate: () => worker.terminate() };
   };
 }
+
+/**
+ * Starts a pool of `size` threads for `runtime` (on a shared memory) and hands it to the runtime with
+ * the cost model's inputs, unless `keep()` says the runtime was replaced meanwhile. Returns the GEMM
+ * rate (measured once: pass the previous one back to skip it). Rejects if the workers cannot start.
+ */
+export async function startThreads(
+  runtime: WasmRuntime,
+  module: WebAssembly.Module,
+  size: number,
+  split: 'auto' | 'always',
+  gemmRate: number,
+  keep: () => boolean,
+): Promise<number> {
+  const pool = await ThreadPool.start(size, module, runtime.memory, runtime.ctl, runtime.kernels);
+  if (!keep()) {
+    pool.dispose();
+    return gemmRate;
+  }
+  const rate = gemmRate || measureGemm(runtime);
+  runtime.flopsPerNs = rate;
+  runtime.alwaysSplit = split === 'always';
+  runtime.pool = pool;
+  return rate;
+}
+
+/**
+ * One thread's GEMM rate in flop/ns (GFLOP/s), on a small step-sized product (52 KiB, so measuring never
+ * grows the memory): the cost model's yardstick.
+ */
+function measureGemm(r: WasmRuntime): number {
+  const m = 16;
+  const n = 96;
+  const k = 64;
+  const repeats = 64;
+  const { heap, kernels } = r;
+  const a = heap.alloc(m * k * 4);
+  const b = heap.alloc(kernels.packedSize(k, n));
+  const c = heap.alloc(k * n * 4);
+  try {
+    heap.f32.fill(0.5, a >> 2, (a >> 2) + m * k);
+    heap.f32.fill(0.25, c >> 2, (c >> 2) + k * n);
+    kernels.packB(c, k, n, n, 1, b);
+    let best = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      for (let j = 0; j < repeats; j++) kernels.gemm(m, n, k, a, k, b, c, n, false);
+      best = Math.min(best, performance.now() - t);
+    }
+    return (2 * m * n * k * repeats) / Math.max(best * 1e6, 1);
+  } finally {
+    heap.release(c);
+    heap.release(b);
+    heap.release(a);
+  }
+}
+

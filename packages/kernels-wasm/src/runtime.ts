@@ -117,6 +117,16 @@ export class WasmPreparedWeights implements PreparedWeights {
     for (const p of this.ptrs) this.runtime.heap.release(p);
     this.ptrs = [];
     finalizer?.unregister(this);
+    const hooks = this.#onDispose;
+    this.#onDispose = [];
+    for (const hook of hooks) hook();
+  }
+
+  #onDispose: Array<() => void> = [];
+
+  /** Runs `hook` when these weights are disposed (a proxy frees its worker's copy). */
+  onDispose(hook: () => void): void {
+    this.#onDispose.push(hook);
   }
 
   /** True after dispose(), and once the runtime's heap was dropped by the backend's reset(). */

@@ -9,7 +9,8 @@ import { describeKernelConformance, randomWeights, runFused } from '@recur/confo
 import { ArgumentError, BackendError, Generator, RangeArgumentError, type RecurrentMode } from '@recur/core-tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWasmBackend, threadsUnavailableReason } from '../src/index.js';
-import { createMemory, instantiateKernels } from '../src/module.js';
+import { createMemory } from '../src/env.js';
+import { instantiateKernels } from '../src/module.js';
 import { CONTROL_BYTES, ThreadPool } from '../src/pool.js';
 
 // 'always' splits every call, however small, so the suite exercises the split, not the cost model.

@@ -179,7 +179,7 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
   protected forwardAny(x: unknown, h0: unknown, c0: unknown): Shaped<Tensor | PackedSequence> {
     const call = this.checkCall(x, h0, c0);
     const active = activeBackend();
-    if (active.capabilities?.async) throw this.asyncError(active.name);
+    if (active.capabilities?.async && !active.capabilities.sync) throw this.asyncError(active.name);
     if (needsGrad(call.tensors) || needsGrad(this.parameterList)) return this.forwardRecorded(call, active);
     return this.shape(call, runLayers(this.preparedFor(active), this.runShape, call.seq, call.h0, call.c0));
   }
@@ -229,9 +229,12 @@ export abstract class RecurrentBase extends RecurrentModule implements StreamHos
 
   /** `forwardAny` on any backend: device-resident on an async backend, the synchronous pass otherwise. */
   protected async forwardAnyAsync(x: unknown, h0: unknown, c0: unknown): Promise<Shaped<Tensor | PackedSequence>> {
-    if (!activeBackend().capabilities?.async) return this.forwardAny(x, h0, c0);
+    const caps = activeBackend().capabilities;
+    if (!caps?.async) return this.forwardAny(x, h0, c0);
     const call = this.checkCall(x, h0, c0);
     if (needsGrad(call.tensors) || needsGrad(this.parameterList)) {
+      // A backend that also runs synchronously records the forward there, as forward() does.
+      if (caps.sync) return this.forwardAny(x, h0, c0);
       // Device-resident backends have no recorded path yet: say so rather than drop the gradients.
       throw new BackendError(
         `${this.kind}.forwardAsync: backend '${activeBackend().name}' cannot record gradients yet; for inference call requiresGrad_(false) on the module, or train on 'wasm' or 'js'`,
