@@ -17,7 +17,6 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 // READMEs whose blocks are not checked yet, with the reason (empty when every README is checked).
 const PENDING: Record<string, string> = {
-  'packages/kernels-wasm/README.md': 'kernels-wasm is being rewritten for threads; its README gets its markers with that work',
 };
 const RUNNABLE: Record<string, 'ts' | 'mjs'> = { ts: 'ts', typescript: 'ts', js: 'mjs', javascript: 'mjs', mjs: 'mjs' };
 const TSX = import.meta.resolve('tsx'); // from the root: the snippets run in temporary directories

@@ -66,6 +66,7 @@ export interface PreparedWeights {
   /** Size of `h` and of each output row: `projSize || hiddenSize`. */
   readonly outputSize: number;
   readonly disposed: boolean;
+  /** Frees what this holds in the backend's memory; using it afterwards is a `BackendError`. */
   dispose(): void;
 }
 
@@ -88,6 +89,7 @@ export interface Workspace {
   readonly backend: string;
   readonly training: boolean;
   readonly disposed: boolean;
+  /** Frees what this holds in the backend's memory; using it afterwards is a `BackendError`. */
   dispose(): void;
 }
 
@@ -101,6 +103,7 @@ export interface DeviceBuffer {
   readonly length: number;
   /** Copies the values back into JavaScript memory. */
   read(): Promise<Float32Array>;
+  /** Frees what this holds in the backend's memory; using it afterwards is a `BackendError`. */
   dispose(): void;
 }
 

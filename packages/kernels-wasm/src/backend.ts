@@ -89,6 +89,12 @@ export interface WasmBackend extends Backend {
   dispose(): void;
 }
 
+/**
+ * Options of `createWasmBackend`: registry name and priority, the kernel build, threads and where
+ * `forwardAsync` runs.
+ * @example
+ * const wasm = createWasmBackend({ name: 'wasm', threads: 2, proxy: 'auto' });
+ */
 export interface WasmBackendOptions {
   /** Registry name (default 'wasm'). */
   name?: string;
