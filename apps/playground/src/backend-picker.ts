@@ -3,6 +3,7 @@
 
 import { byId } from './dom.js';
 import type { Response } from './protocol.js';
+import { threadsAvailable } from './threads.js';
 
 type Ready = Extract<Response, { type: 'ready' }>;
 
@@ -18,8 +19,11 @@ export function fillBackendPicker(r: Ready): void {
   }
   select.value = r.chosen;
   const reasons = Object.entries(r.unavailable).map(([n, why]) => `${n}: ${why}`);
-  const variant = r.wasmVariant ? ` (wasm kernels: ${r.wasmVariant})` : '';
-  byId('backend-status').textContent = `ready() chose ${r.chosen}${variant}${reasons.length ? `; ${reasons.join('; ')}` : ''}`;
+  const threads = r.threads ? `, ${threadsAvailable(r.threads)}` : '';
+  const variant = r.wasmVariant ? ` (wasm kernels: ${r.wasmVariant}${threads})` : '';
+  const status = byId('backend-status');
+  status.textContent = `ready() chose ${r.chosen}${variant}${reasons.length ? `; ${reasons.join('; ')}` : ''}`;
+  if (r.threads) status.dataset.threads = String(r.threads.active);
 }
 
 export const selectedBackend = (): string => picker().value;

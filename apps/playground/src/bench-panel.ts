@@ -1,10 +1,13 @@
 // The benchmark panel: time per forward against sequence length on every listed backend, for the
-// current sizes, with a progress bar while the worker measures and a line chart of the result.
+// current sizes, with a progress bar while the worker measures, a line chart of the result, and a
+// table of the thread counts: each backend's time on the longest sequence against wasm on one thread.
 
 import { listedBackends } from './backend-picker.js';
 import { validate } from './config.js';
-import { byId, showError, svg } from './dom.js';
+import { byId, html, showError, svg } from './dom.js';
 import type { Form } from './form.js';
+import type { ThreadsReport } from './protocol.js';
+import { threadsRan, threadsUsed } from './threads.js';
 import type { Ask } from './worker-client.js';
 
 type Point = { backend: string; seqLen: number; ms: number };
@@ -29,6 +32,32 @@ async function bench(ask: Ask, form: Form): Promise<void> {
   if (r.type !== 'bench') return;
   label.textContent = `${c.kind}(${c.inputSize}, ${c.hiddenSize}), batch ${c.batch}: median of 3 runs per point`;
   drawChart(r.points);
+  fillThreadsTable(r.points, r.threads);
+}
+
+/** The backend the speed-ups are measured against: wasm on one thread. */
+const BASELINE = 'wasm-1t';
+
+function fillThreadsTable(points: Point[], threads: Record<string, ThreadsReport>): void {
+  const table = byId<HTMLTableElement>('bench-threads');
+  const maxT = Math.max(...points.map((p) => p.seqLen));
+  const last = points.filter((p) => p.seqLen === maxT);
+  const baseline = last.find((p) => p.backend === BASELINE)?.ms;
+  const rows = last.map((p) => {
+    const t = threads[p.backend];
+    const speedUp = baseline ? `${(baseline / p.ms).toFixed(2)}×` : '–';
+    return html(
+      'tr',
+      { 'data-backend': p.backend, 'data-threads': String(t ? threadsUsed(t) : 1) },
+      html('td', {}, html('code', {}, p.backend)),
+      html('td', {}, t ? threadsRan(t).replace(/^on /, '') : '1 (JavaScript)'),
+      html('td', {}, p.ms.toFixed(2)),
+      html('td', {}, speedUp),
+    );
+  });
+  table.tBodies[0]!.replaceChildren(...rows);
+  table.caption!.textContent = `Threads: T = ${maxT} on each backend; speed-up against ${BASELINE} (wasm on one thread)`;
+  table.hidden = false;
 }
 
 function drawChart(points: Point[]): void {
@@ -41,7 +70,7 @@ function drawChart(points: Point[]): void {
   const maxMs = Math.max(...points.map((p) => p.ms)) * 1.1 || 1;
   const x = (t: number) => pad.l + (t / maxT) * (W - pad.l - pad.r);
   const y = (ms: number) => H - pad.b - (ms / maxMs) * (H - pad.t - pad.b);
-  const colors: Record<string, string> = { wasm: '#d9480f', js: '#1c7ed6' };
+  const colors: Record<string, string> = { wasm: '#d9480f', js: '#1c7ed6', 'wasm-1t': '#2b8a3e', 'wasm-2t': '#862e9c' };
   const parts: SVGElement[] = [
     svg('line', { class: 'axis', x1: pad.l, y1: H - pad.b, x2: W - pad.r, y2: H - pad.b }),
     svg('line', { class: 'axis', x1: pad.l, y1: pad.t, x2: pad.l, y2: H - pad.b }),

@@ -22,9 +22,23 @@ export interface TrainTask {
   backend: string;
 }
 
+/** How a wasm backend's threads stand (its threadInfo()), and how the layer calls of one request ran. */
+export interface ThreadsReport {
+  /** Threads asked for, and those a large call runs on now (1 where threads cannot run). */
+  requested: number;
+  active: number;
+  /** Why threads are off, in the backend's words (null while they run). */
+  reason: string | null;
+  /** Layer calls of the request run on several threads, and on the calling thread alone (too small to split). */
+  threadedCalls: number;
+  singleCalls: number;
+}
+
 export interface RunResult {
   backend: string;
   ms: number;
+  /** The threads of a wasm backend; null for others. */
+  threads: ThreadsReport | null;
   input: Float32Array;
   out: Float32Array;
   outShape: number[];
@@ -35,11 +49,20 @@ export interface RunResult {
 }
 
 export type Response =
-  | { id: number; type: 'ready'; backends: string[]; chosen: string; unavailable: Record<string, string>; wasmVariant: string | null }
+  | {
+      id: number;
+      type: 'ready';
+      backends: string[];
+      chosen: string;
+      unavailable: Record<string, string>;
+      wasmVariant: string | null;
+      /** The threads of the chosen backend, if it is a wasm one. */
+      threads: ThreadsReport | null;
+    }
   | { id: number; type: 'result'; result: RunResult }
   | { id: number; type: 'compared'; maxAbsDiff: number; js: RunResult; wasm: RunResult }
   | { id: number; type: 'progress'; done: number; total: number; label: string }
-  | { id: number; type: 'bench'; points: Array<{ backend: string; seqLen: number; ms: number }> }
+  | { id: number; type: 'bench'; points: Array<{ backend: string; seqLen: number; ms: number }>; threads: Record<string, ThreadsReport> }
   | { id: number; type: 'trainStep'; step: number; loss: number }
   | { id: number; type: 'trained'; losses: number[]; ms: number; safetensors: Uint8Array; target: number[]; prediction: number[] }
   | { id: number; type: 'error'; message: string };

@@ -7,6 +7,7 @@ import type { Form } from './form.js';
 import { readPasted } from './pasted-input.js';
 import type { StateDictPayload } from './protocol.js';
 import { showResult } from './results.js';
+import { threadsRan, threadsUsed } from './threads.js';
 import type { Ask } from './worker-client.js';
 
 export interface RunPanelDeps {
@@ -30,8 +31,11 @@ async function run({ ask, form, weights }: RunPanelDeps): Promise<void> {
   });
   if (r.type === 'error') return showError(status, `Could not run: ${r.message}`);
   if (r.type !== 'result') return;
-  status.textContent = `${c.kind} forward on ${r.result.backend}: ${r.result.ms.toFixed(2)} ms${loaded ? ' (loaded weights)' : ` (seeded weights, seed ${c.seed})`}`;
+  const threads = r.result.threads;
+  status.textContent = `${c.kind} forward on ${r.result.backend}: ${r.result.ms.toFixed(2)} ms${loaded ? ' (loaded weights)' : ` (seeded weights, seed ${c.seed})`}${threads ? `, ${threadsRan(threads)}` : ''}`;
   status.dataset.backend = r.result.backend;
+  if (threads) status.dataset.threads = String(threadsUsed(threads));
+  else delete status.dataset.threads;
   showResult(c, r.result);
 }
 

@@ -1,15 +1,34 @@
 // The compute worker: builds the configured module on the chosen backend, loads weights, runs it and
-// times it, so long runs never freeze the page. Uses only recur's public API.
+// times it, so long runs never freeze the page. Uses only recur's public API. Here, off the page's main
+// thread, the wasm kernels may run on several threads (on a cross-origin isolated page): 'wasm' asks
+// for the cores (at most 4), 'wasm-1t' for one and, on machines with more than 2 cores, 'wasm-2t' for
+// two, so the benchmark compares thread counts.
 
 /// <reference lib="webworker" />
 import { Tensor, backendStatus, listBackends, noGrad, randn, ready, registerBackend, setBackend } from '@recur/core-tensor';
-import { wasmBackend } from '@recur/kernels-wasm';
+import { type WasmBackend, createWasmBackend, wasmBackend } from '@recur/kernels-wasm';
 import { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from '@recur/nn-recurrent';
 import { type Config, isCell, shapesOf } from './config.js';
-import type { Request, Response, RunResult, StateDictPayload } from './protocol.js';
+import type { Request, Response, RunResult, StateDictPayload, ThreadsReport } from './protocol.js';
 import { train } from './train.js';
 
+/** The wasm backends by registry name. */
+const wasmBackends = new Map<string, WasmBackend>([['wasm', wasmBackend]]);
 registerBackend(wasmBackend);
+for (const threads of navigator.hardwareConcurrency > 2 ? [2, 1] : [1]) {
+  // Below 'wasm' (priority 10), so ready() still picks the default; listed after it.
+  const backend = createWasmBackend({ name: `wasm-${threads}t`, threads, priority: 7 + threads });
+  wasmBackends.set(backend.name, backend);
+  registerBackend(backend);
+}
+
+/** The threads of wasm backend `name` now (null for other backends), with its layer-call counters. */
+function threadsOf(name: string): ThreadsReport | null {
+  const info = wasmBackends.get(name)?.threadInfo();
+  if (!info) return null;
+  const { requested, active, reason, threadedCalls, singleCalls } = info;
+  return { requested, active, reason, threadedCalls, singleCalls };
+}
 
 const post = (msg: Response, transfer: Transferable[] = []) => (self as unknown as DedicatedWorkerGlobalScope).postMessage(msg, transfer);
 
@@ -73,7 +92,11 @@ function forward(c: Config, weights: StateDictPayload | null, given: Float32Arra
     const [out, hN] = (m as RNN | GRU).forward(x);
     return { out: out.values, hN: hN.values, cN: null };
   };
+  const before = threadsOf(backend);
   const r = runOnce(); // also the warm-up: weights are prepared for the backend on the first call
+  const after = threadsOf(backend);
+  // The layer calls of this one forward, and how many ran on several threads.
+  const threads = after && before ? { ...after, threadedCalls: after.threadedCalls - before.threadedCalls, singleCalls: after.singleCalls - before.singleCalls } : null;
   // Timers in a worker may be coarse (0.1 ms): repeat small runs until 20 ms have passed.
   let reps = 0;
   const t0 = performance.now();
@@ -83,7 +106,7 @@ function forward(c: Config, weights: StateDictPayload | null, given: Float32Arra
   } while (performance.now() - t0 < 20 && reps < 1000);
   const ms = (performance.now() - t0) / reps;
   m.dispose();
-  return { backend, ms, input: x.values, out: r.out, outShape: s.output, hN: r.hN, hShape: s.hN, cN: r.cN, cShape: s.cN };
+  return { backend, ms, threads, input: x.values, out: r.out, outShape: s.output, hN: r.hN, hShape: s.hN, cN: r.cN, cShape: s.cN };
 }
 
 const buffers = (r: RunResult) => [r.out.buffer, r.hN.buffer, ...(r.cN ? [r.cN.buffer] : [])] as Transferable[];
@@ -94,7 +117,7 @@ async function handle(req: Request): Promise<void> {
       const chosen = await ready();
       const unavailable: Record<string, string> = {};
       for (const s of backendStatus()) if (s.state === 'failed') unavailable[s.name] = String((s.error as Error)?.message ?? s.error);
-      post({ id: req.id, type: 'ready', backends: listBackends(), chosen, unavailable, wasmVariant: wasmBackend.kernelVariant() });
+      post({ id: req.id, type: 'ready', backends: listBackends(), chosen, unavailable, wasmVariant: wasmBackend.kernelVariant(), threads: threadsOf(chosen) });
       return;
     }
     case 'run': {
@@ -117,18 +140,22 @@ async function handle(req: Request): Promise<void> {
     }
     case 'bench': {
       const points: Array<{ backend: string; seqLen: number; ms: number }> = [];
+      const threads: Record<string, ThreadsReport> = {};
       const total = req.backends.length * req.lengths.length;
       for (const backend of req.backends) {
         await setBackend(backend);
         for (const seqLen of req.lengths) {
           const c = { ...req.config, seqLen };
-          const times = [0, 1, 2].map(() => forward(c, null, null, backend).ms).sort((a, b) => a - b);
+          const runs = [0, 1, 2].map(() => forward(c, null, null, backend));
+          const times = runs.map((r) => r.ms).sort((a, b) => a - b);
           points.push({ backend, seqLen, ms: times[1]! });
+          // The longest sequence's calls (the lengths ascend) stand for the backend in the thread table.
+          if (runs[0]!.threads) threads[backend] = runs[0]!.threads;
           post({ id: req.id, type: 'progress', done: points.length, total, label: `${backend}, T = ${seqLen}` });
           await new Promise((r) => setTimeout(r, 0));
         }
       }
-      post({ id: req.id, type: 'bench', points });
+      post({ id: req.id, type: 'bench', points, threads });
       return;
     }
     case 'train': {

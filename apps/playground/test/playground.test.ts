@@ -1,12 +1,14 @@
 // The built playground in headless Chromium: shapes follow the options, js and wasm give the same
 // numbers, a PyTorch safetensors file loads, a crafted one shows its names only as text, bad input is
 // explained next to the field, the keyboard reaches the controls, and no console error appears.
-// Screenshots go to screenshots/.
+// Served with the cross-origin isolation headers (as vite's dev server and preview send them), the
+// page is isolated, the wasm kernels run on several threads in its worker, the status lines say how
+// many, and the benchmark compares thread counts. Screenshots go to screenshots/.
 
 import { readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, serveStatic, watchConsole } from '@recur/conformance/browser';
+import { CROSS_ORIGIN_ISOLATION, launchChromium, serveStatic, watchConsole } from '@recur/conformance/browser';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -18,6 +20,8 @@ let server: Awaited<ReturnType<typeof serveStatic>>;
 let browser: Browser;
 let page: Page;
 let consoleErrors: ReturnType<typeof watchConsole>;
+/** The threads the default wasm backend asks for here: the cores, at most 4. */
+let threads: number;
 
 async function set(key: string, value: string | boolean): Promise<void> {
   const input = page.locator(`#f-${key}`);
@@ -53,12 +57,13 @@ async function dropFile(name: string, bytes: Buffer): Promise<void> {
 
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
-  server = await serveStatic({ '/': dist });
+  server = await serveStatic({ '/': dist }, {}, { ...CROSS_ORIGIN_ISOLATION });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
   consoleErrors = watchConsole(page);
   await page.goto(`${server.url}/`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  threads = Math.min(await page.evaluate(() => navigator.hardwareConcurrency), 4);
 });
 
 afterAll(async () => {
@@ -77,8 +82,16 @@ describe('playground', () => {
     expect(svgText).toContain('h_n [4, 3, 10]');
     expect(svgText).toContain('out[0, :, 10:] == h_n[-1]');
     expect(await page.locator('#diagram rect.cell').count()).toBe(2 * 2 * 6);
-    expect(await page.locator('#backend-status').textContent()).toBe('ready() chose wasm (wasm kernels: relaxed-simd)');
+    const plural = threads === 1 ? 'thread' : 'threads';
+    expect(await page.locator('#backend-status').textContent()).toBe(`ready() chose wasm (wasm kernels: relaxed-simd, ${threads} ${plural})`);
+    expect(await page.locator('#backend-status').getAttribute('data-threads')).toBe(String(threads));
     await page.screenshot({ path: `${shots}default.png`, fullPage: true });
+  });
+
+  it('is cross-origin isolated, and lists a wasm backend per thread count', async () => {
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    const options = await page.locator('#backend option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(options).toEqual(['wasm', ...(threads > 2 ? ['wasm-2t'] : []), 'wasm-1t', 'js']);
   });
 
   it('updates the shapes and the drawing live as options change', async () => {
@@ -130,6 +143,8 @@ describe('playground', () => {
       await page.locator('#run-button').click();
       await expect.poll(() => page.locator('#run-status').getAttribute('data-backend'), { timeout: 30_000 }).toBe(backend);
       expect(await page.locator('#run-status').textContent()).toMatch(new RegExp(`forward on ${backend}: [0-9.]+ ms`));
+      // The small default model's layer calls stay on one thread (the cost model); js has no threads.
+      expect(await page.locator('#run-status').getAttribute('data-threads')).toBe(backend === 'wasm' ? '1' : null);
       expect(await page.locator("#identities li[data-identity='forward']").getAttribute('class')).toBe('ok');
       expect(await page.locator("#identities li[data-identity='reverse']").getAttribute('class')).toBe('ok');
     }
@@ -139,6 +154,24 @@ describe('playground', () => {
     expect(diff).toBeLessThan(1e-5);
     expect(await page.locator('#heatmaps canvas').count()).toBe(3);
     await page.screenshot({ path: `${shots}run.png`, fullPage: true });
+  });
+
+  it('runs a large model on every thread and says so', async () => {
+    await set('hiddenSize', '256');
+    await set('batch', '16');
+    await set('seqLen', '20');
+    await page.locator('#backend').selectOption('wasm');
+    await page.locator('#run-button').click();
+    await expect.poll(() => page.locator('#run-status').textContent(), { timeout: 30_000 }).toMatch(/LSTM forward on wasm: [0-9.]+ ms/);
+    expect(await page.locator('#run-status').getAttribute('data-threads')).toBe(String(threads));
+    expect(await page.locator('#run-status').textContent()).toContain(threads > 1 ? `on ${threads} threads` : 'on 1 thread');
+    await page.locator('#backend').selectOption('wasm-1t');
+    await page.locator('#run-button').click();
+    await expect.poll(() => page.locator('#run-status').getAttribute('data-backend'), { timeout: 30_000 }).toBe('wasm-1t');
+    expect(await page.locator('#run-status').textContent()).toMatch(/forward on wasm-1t: [0-9.]+ ms \(seeded weights, seed \d+\), on 1 thread$/);
+    await set('hiddenSize', '10');
+    await set('batch', '3');
+    await set('seqLen', '6');
   });
 
   it('loads a PyTorch safetensors file, infers the configuration and runs with it', async () => {
@@ -209,10 +242,21 @@ describe('playground', () => {
     await page.locator('#input-values').fill('');
   });
 
-  it('benchmarks both backends with a progress bar and plots the result', async () => {
+  it('benchmarks every backend with a progress bar, plots the result and compares thread counts', async () => {
+    const backends = await page.locator('#backend option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
     await page.locator('#bench-button').click();
-    await expect.poll(() => page.locator('#bench-chart polyline').count(), { timeout: 60_000 }).toBe(2);
+    await expect.poll(() => page.locator('#bench-chart polyline').count(), { timeout: 90_000 }).toBe(backends.length);
     expect(await page.locator('#bench-chart').getAttribute('aria-label')).toMatch(/wasm T=200 [0-9.]+ ms/);
+    expect(await page.locator('#bench-chart').getAttribute('aria-label')).toMatch(/wasm-1t T=200 [0-9.]+ ms/);
+    const rows = page.locator('#bench-threads tbody tr');
+    expect(await rows.evaluateAll((rs) => rs.map((r) => (r as HTMLElement).dataset.backend))).toEqual(backends);
+    const cells = (backend: string) => page.locator(`#bench-threads tr[data-backend='${backend}'] td`).allTextContents();
+    const [name, ran, ms, speedUp] = await cells('wasm-1t');
+    expect([name, ran, speedUp]).toEqual(['wasm-1t', '1 thread', '1.00×']);
+    expect(Number(ms)).toBeGreaterThan(0);
+    expect((await cells('wasm'))[1]).toMatch(threads > 1 ? new RegExp(`^(${threads} threads|1 of ${threads} threads)`) : /^1 thread$/);
+    expect((await cells('wasm'))[3]).toMatch(/^[0-9.]+×$/);
+    expect((await cells('js'))[1]).toBe('1 (JavaScript)');
     await page.screenshot({ path: `${shots}bench.png`, fullPage: true });
   });
 
