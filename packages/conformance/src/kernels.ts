@@ -392,5 +392,85 @@ export function describeKernelConformance(label: string, getBackend: () => Backe
         expect(Array.from(runFused(be, { ...w, mode: 'rnn_relu' }, x, 5, 1).out)).toEqual([0, 0, 0, 30, 1e4]);
       });
     });
+
+    if (getBackend().capabilities?.concurrent) describePairs(getBackend);
+  });
+}
+
+/**
+ * `layers()` of a backend declaring `concurrent`: the two directions of a bidirectional layer side by
+ * side give exactly what `layer()` gives each in turn (padded and packed, every mode, training
+ * workspaces too), and one workspace for both calls is refused.
+ */
+function describePairs(getBackend: () => Backend): void {
+  describe('layers(): two calls side by side', () => {
+    const cases: Array<{ mode: RecurrentMode; I: number; H: number; proj?: number; T: number; B: number; lengths?: number[] }> = [
+      { mode: 'lstm', I: 12, H: 32, T: 7, B: 5 },
+      { mode: 'lstm', I: 6, H: 24, proj: 8, T: 5, B: 3 },
+      { mode: 'gru', I: 10, H: 16, T: 6, B: 4, lengths: [6, 5, 2, 1] },
+      { mode: 'rnn_tanh', I: 4, H: 9, T: 4, B: 2 },
+    ];
+    for (const c of cases) {
+      for (const training of [false, true]) {
+        it(`${c.mode} H=${c.H}${c.proj ? ` proj=${c.proj}` : ''}${c.lengths ? ' packed' : ''}${training ? ', training workspaces' : ''}`, () => {
+          const be = getBackend();
+          const g = new Generator(c.H * 7 + c.T);
+          const P = c.proj ?? c.H;
+          const sizes = c.lengths ? batchSizesOf(c.lengths) : null;
+          const rows = sizes ? sizes.reduce((a, b) => a + b, 0) : c.T * c.B;
+          const fw = be.prepareWeights(randomWeights(g, c.mode, c.I, c.H, c.proj ?? 0));
+          const bw = be.prepareWeights(randomWeights(g, c.mode, c.I, c.H, c.proj ?? 0));
+          const x = randomArray(g, rows * c.I);
+          const h0 = randomArray(g, 2 * c.B * P);
+          const call = (d: number, out: Float32Array, hN: Float32Array, cN: Float32Array | null) => ({
+            weights: d === 0 ? fw : bw,
+            x,
+            seqLen: sizes ? sizes.length : c.T,
+            batch: c.B,
+            h0: h0.subarray(d * c.B * P, (d + 1) * c.B * P),
+            c0: null,
+            out,
+            outOffset: d * P,
+            outStride: 2 * P,
+            hN: hN.subarray(d * c.B * P, (d + 1) * c.B * P),
+            cN: cN ? cN.subarray(d * c.B * c.H, (d + 1) * c.B * c.H) : null,
+            reverse: d === 1,
+            batchSizes: sizes,
+          });
+          const run = (together: boolean) => {
+            const out = new Float32Array(rows * 2 * P);
+            const hN = new Float32Array(2 * c.B * P);
+            const cN = c.mode === 'lstm' ? new Float32Array(2 * c.B * c.H) : null;
+            const ws = [be.createWorkspace({ training }), be.createWorkspace({ training })];
+            const calls = [0, 1].map((d) => ({ args: call(d, out, hN, cN), workspace: ws[d]! }));
+            if (together) be.layers!(calls);
+            else for (const k of calls) be.layer(k.args, k.workspace);
+            for (const w of ws) w.dispose();
+            return { out, hN, cN };
+          };
+          const a = run(false);
+          const b = run(true);
+          expect(Array.from(b.out)).toEqual(Array.from(a.out));
+          expect(Array.from(b.hN)).toEqual(Array.from(a.hN));
+          if (a.cN) expect(Array.from(b.cN!)).toEqual(Array.from(a.cN));
+          fw.dispose();
+          bw.dispose();
+        });
+      }
+    }
+
+    it('refuses one workspace for both calls', () => {
+      const be = getBackend();
+      const g = new Generator(3);
+      const w = be.prepareWeights(randomWeights(g, 'gru', 4, 8));
+      const ws = be.createWorkspace();
+      const args = (d: number) => ({
+        weights: w, x: randomArray(g, 3 * 4), seqLen: 3, batch: 1, h0: null, c0: null,
+        out: new Float32Array(3 * 16), outOffset: d * 8, outStride: 16, hN: new Float32Array(8), cN: null, reverse: d === 1, batchSizes: null,
+      });
+      expect(() => be.layers!([{ args: args(0), workspace: ws }, { args: args(1), workspace: ws }])).toThrow(/a workspace each/);
+      w.dispose();
+      ws.dispose();
+    });
   });
 }

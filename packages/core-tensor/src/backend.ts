@@ -29,6 +29,11 @@ export interface BackendCapabilities {
    * `forwardAsync` runs in a worker while `forward` runs on the calling thread).
    */
   readonly sync?: boolean;
+  /**
+   * `layers` is implemented: independent layer calls (the two directions of a bidirectional layer),
+   * each with its own workspace, may run side by side, with the results `layer` gives each in turn.
+   */
+  readonly concurrent?: boolean;
 }
 
 /**
@@ -223,6 +228,12 @@ export interface Backend {
   /** With `capabilities.backward`: gradients of the `layer` call just made with this workspace. */
   layerBackward?(args: LayerBackwardArgs, workspace: Workspace): void;
 
+  /**
+   * With `capabilities.concurrent`: runs independent layer calls, each with its own workspace, possibly
+   * at the same time (a threaded backend runs the two directions of a bidirectional layer side by
+   * side); the results are exactly those of `layer` on each call in turn.
+   */
+  layers?(calls: ReadonlyArray<{ args: LayerArgs; workspace: Workspace }>): void;
   /** With `capabilities.async`: a device buffer holding a copy of `data`. */
   upload?(data: Float32Array): DeviceBuffer;
   /** With `capabilities.async`: a device buffer of `length` zeros. */

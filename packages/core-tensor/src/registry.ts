@@ -88,7 +88,7 @@ export function unregisterBackend(name: string): boolean {
 }
 
 const REQUIRED = ['init', 'matmul', 'prepareWeights', 'createWorkspace', 'layer'] as const;
-const BY_CAPABILITY = { backward: ['layerBackward'], async: ['upload', 'allocate', 'layerAsync'] } as const;
+const BY_CAPABILITY = { backward: ['layerBackward'], async: ['upload', 'allocate', 'layerAsync'], concurrent: ['layers'] } as const;
 
 function validate(backend: Backend): void {
   const b = backend as Partial<Backend> | null;

@@ -170,7 +170,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   let disposed = false;
   /** The measured GEMM rate, kept across reset() (the machine did not change). */
   let gemmRate = 0;
-  const capabilities = { backward: true, threads: 1, async: false, sync: true };
+  const capabilities = { backward: true, threads: 1, async: false, sync: true, concurrent: true };
   /** The worker forwardAsync runs in (the proxy option), once started; why not, if it failed. */
   let proxy: WorkerProxy | null = null;
   let proxyReason: string | null = null;
@@ -367,6 +367,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     prepareWeights: (w: RecurrentWeights) => rt().prepare(w),
     createWorkspace: (options) => rt().createWorkspace(options),
     layer: (args, workspace) => rt().layer(args, workspace),
+    layers: (calls) => rt().layers(calls),
     layerBackward: (args, workspace) => rt().layerBackward(args, workspace),
     upload: (data) => px().upload(data),
     allocate: (length) => px().allocate(length),

@@ -30,6 +30,9 @@ const NT = 113;
 const CMD = 114;
 const EXIT = 115;
 const ROUNDS = 116;
+/** A pair of calls (CMD_TEAMS): the second team's descriptor, and its first thread. */
+const DESC2 = 119;
+const SPLIT = 120;
 /** Non-zero while the calling thread sleeps in Atomics.wait for DONE (workers notify only then). */
 const CALLER_SLEEPING = 118;
 /** Bytes of the failing thread's error message (UTF-8, at MESSAGE * 4, at most MESSAGE_BYTES). */
@@ -42,6 +45,7 @@ export const CONTROL_BYTES = MESSAGE * 4 + MESSAGE_BYTES;
 /** Commands a call runs: a layer (runLayer) or the start-up barrier measurement (spinBarriers). */
 const CMD_LAYER = 0;
 const CMD_BARRIERS = 1;
+const CMD_TEAMS = 2;
 
 /** Waiting for the workers longer than this means one died mid-call. */
 const CALL_TIMEOUT_MS = 15_000;
@@ -64,6 +68,7 @@ const serve = ({ module, memory, ctl, tid, spins }) => {
     return;
   }
   const w = new Int32Array(memory.buffer, ctl, ${CONTROL_BYTES / 4});
+  const w2 = new Int32Array(memory.buffer, ctl + ${CONTROL_BYTES}, ${CONTROL_BYTES / 4});
   let seq = Atomics.load(w, ${SEQ});
   post({ ready: tid });
   for (;;) {
@@ -79,7 +84,10 @@ const serve = ({ module, memory, ctl, tid, spins }) => {
     if (Atomics.load(w, ${EXIT}) !== 0) break;
     if (tid < Atomics.load(w, ${NT})) {
       try {
-        if (Atomics.load(w, ${CMD}) === ${CMD_BARRIERS}) k.spinBarriers(ctl, Atomics.load(w, ${NT}), Atomics.load(w, ${ROUNDS}));
+        const cmd = Atomics.load(w, ${CMD});
+        const split = Atomics.load(w, ${SPLIT});
+        if (cmd === ${CMD_BARRIERS}) k.spinBarriers(ctl, Atomics.load(w, ${NT}), Atomics.load(w, ${ROUNDS}));
+        else if (cmd === ${CMD_TEAMS} && tid >= split) k.runLayer(Atomics.load(w, ${DESC2}), tid - split);
         else k.runLayer(Atomics.load(w, ${DESC}), tid);
       } catch (e) {
         if (Atomics.compareExchange(w, ${ABORT}, 0, 1) === 0) {
@@ -88,6 +96,9 @@ const serve = ({ module, memory, ctl, tid, spins }) => {
           Atomics.store(w, ${MESSAGE_LENGTH}, bytes.length);
         }
         Atomics.notify(w, ${GEN});
+        // The second team's barrier too (its control block follows this one).
+        Atomics.store(w2, ${ABORT}, 1);
+        Atomics.notify(w2, ${GEN});
       }
     }
     Atomics.add(w, ${DONE}, 1);
@@ -132,6 +143,8 @@ export class ThreadPool {
   timings: PoolTimings = { barrierNs: 0, callNs: 0 };
   readonly #workers: PoolWorker[] = [];
   readonly #w: Int32Array;
+  /** The second team's control block (a pair of calls side by side), right after the pool's. */
+  readonly #w2: Int32Array;
   #running = false;
 
   private constructor(
@@ -141,6 +154,7 @@ export class ThreadPool {
     private readonly kernels: KernelExports,
   ) {
     this.#w = new Int32Array(memory.buffer, ctl, CONTROL_BYTES / 4);
+    this.#w2 = new Int32Array(memory.buffer, ctl + CONTROL_BYTES, CONTROL_BYTES / 4);
   }
 
   /**
@@ -229,6 +243,17 @@ export class ThreadPool {
     this.call(CMD_LAYER, desc, nt, 0);
   }
 
+  /**
+   * Two calls side by side: threads 0..split-1 run `desc` (this thread is 0), the others `desc2`, each
+   * team with the barrier named in its descriptor (the second team's control block follows the
+   * pool's). Throws BackendError on failure.
+   */
+  runTeams(desc: number, desc2: number, split: number): void {
+    Atomics.store(this.#w, DESC2, desc2);
+    Atomics.store(this.#w, SPLIT, split);
+    this.call(CMD_TEAMS, desc, this.size, 0);
+  }
+
   private call(cmd: number, desc: number, nt: number, rounds: number): void {
     if (this.broken) throw new BackendError(`wasm threads: ${this.broken}`);
     const w = this.#w;
@@ -237,6 +262,7 @@ export class ThreadPool {
     Atomics.store(w, DESC, desc);
     Atomics.store(w, NT, nt);
     Atomics.store(w, ROUNDS, rounds);
+    if (cmd !== CMD_TEAMS) Atomics.store(w, SPLIT, nt);
     this.#running = true;
     Atomics.add(w, SEQ, 1);
     if (Atomics.load(w, WORKER_SLEEPERS) > 0) Atomics.notify(w, SEQ);
@@ -246,17 +272,18 @@ export class ThreadPool {
       else this.kernels.runLayer(desc, 0);
     } catch (error) {
       failure = error;
-      Atomics.store(w, ABORT, 1);
-      Atomics.notify(w, GEN);
+      this.abort(1);
     }
     const joined = this.join();
     this.#running = false;
-    const aborted = Atomics.load(w, ABORT);
+    const aborted = Atomics.load(w, ABORT) || Atomics.load(this.#w2, ABORT);
     if (failure === null && aborted === 0 && joined) return;
     // Leave the block as a fresh call expects it, then report.
     const message = failure !== null ? `thread 0: ${(failure as Error).message ?? failure}` : this.message();
-    Atomics.store(w, COUNT, 0);
-    Atomics.store(w, ABORT, 0);
+    for (const block of [w, this.#w2]) {
+      Atomics.store(block, COUNT, 0);
+      Atomics.store(block, ABORT, 0);
+    }
     Atomics.store(w, MESSAGE_LENGTH, 0);
     if (!joined || aborted === 2) {
       this.broken ??= `a worker stopped answering (no reply within ${CALL_TIMEOUT_MS / 1000} s); running on one thread from now on`;
@@ -291,12 +318,17 @@ export class ThreadPool {
     return new TextDecoder().decode(bytes);
   }
 
+  /** Makes every thread of the call leave its barrier (both teams' blocks). */
+  private abort(code: number): void {
+    for (const block of [this.#w, this.#w2]) {
+      Atomics.store(block, ABORT, code);
+      Atomics.notify(block, GEN);
+    }
+  }
+
   /** A worker died: let the threads of a running call leave their barriers. */
   private abortRunning(): void {
-    if (this.#running) {
-      Atomics.store(this.#w, ABORT, 2);
-      Atomics.notify(this.#w, GEN);
-    }
+    if (this.#running) this.abort(2);
   }
 
   /** Ends the workers (they exit their loop, then are terminated). The pool cannot run calls afterwards. */

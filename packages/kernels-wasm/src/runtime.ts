@@ -232,6 +232,9 @@ export class WasmRuntime {
   /** The layer call's descriptor (assembly/layers.ts) and the threads' control block (src/pool.ts). */
   readonly desc: number;
   readonly ctl: number;
+  /** The second team's descriptor and control block, for a pair of calls side by side. */
+  readonly desc2: number;
+  readonly ctl2: number;
   /** The worker pool once started (threads > 1 on a shared memory), else null: one thread. */
   pool: ThreadPool | null = null;
   /** Single-threaded GEMM throughput measured when the pool started, for the cost model (flop/ns). */
@@ -254,10 +257,13 @@ export class WasmRuntime {
     this.#kernels = kernels;
     this.#memory = memory;
     this.heap = new WasmHeap(memory);
-    // Both live in the first page, which the heap leaves to the module (whose statics are a few bytes).
+    // They live in the first page, which the heap leaves to the module (whose statics are a few bytes):
+    // a descriptor and a control block per team of a pair of calls (layers()).
     this.desc = DESC_AT;
     this.ctl = DESC_AT + DESC_BYTES;
-    this.heap.i32.fill(0, this.desc >> 2, (this.ctl + CONTROL_BYTES) >> 2);
+    this.ctl2 = this.ctl + CONTROL_BYTES;
+    this.desc2 = this.ctl2 + CONTROL_BYTES;
+    this.heap.i32.fill(0, this.desc >> 2, (this.desc2 + DESC_BYTES) >> 2);
   }
 
   /**
@@ -350,21 +356,80 @@ export class WasmRuntime {
 
   /** One direction of one layer over a sequence, for every mode. */
   layer(args: LayerArgs, workspace: Workspace): void {
-    this.checkOwner('layer', args?.weights, workspace);
+    const { w, ws, rows } = this.begin('layer', args, workspace);
+    const nt = this.threadsFor(args, w, rows);
+    this.writeDesc(this.desc, args, w, ws, rows, nt, this.ctl);
+    if (nt > 1) {
+      this.threadedCalls++;
+      this.pool!.runLayer(this.desc, nt);
+    } else {
+      this.singleCalls++;
+      this.kernels.runLayer(this.desc, 0);
+    }
+    this.end(args, w, ws);
+  }
+
+  /**
+   * Independent layer calls (the two directions of a bidirectional layer) side by side: each on its
+   * own team of the pool's threads, so neither needs a barrier with the other and each keeps its
+   * single-call summation order. One at a time where there is no pool, the calls are not a pair, or
+   * the work would not pay for the call.
+   */
+  layers(calls: ReadonlyArray<{ args: LayerArgs; workspace: Workspace }>): void {
+    const pool = this.pool;
+    if (new Set(calls.map((c) => c?.workspace)).size !== calls.length) {
+      throw new BackendError(`${this.backendName}.layers: the calls need a workspace each (a workspace serves one call at a time)`);
+    }
+    const [a, b] = calls;
+    if (calls.length !== 2 || !a || !b || !pool || pool.broken || pool.size < 2 || !this.pairPays(a.args)) {
+      for (const c of calls) this.layer(c.args, c.workspace);
+      return;
+    }
+    const first = this.begin('layers', a.args, a.workspace);
+    const second = this.begin('layers', b.args, b.workspace);
+    const n0 = Math.ceil(pool.size / 2);
+    this.writeDesc(this.desc, a.args, first.w, first.ws, first.rows, n0, this.ctl);
+    this.writeDesc(this.desc2, b.args, second.w, second.ws, second.rows, pool.size - n0, this.ctl2);
+    this.threadedCalls += 2;
+    this.lastThreads = pool.size;
+    pool.runTeams(this.desc, this.desc2, n0);
+    this.end(a.args, first.w, first.ws);
+    this.end(b.args, second.w, second.ws);
+  }
+
+  /** A pair runs side by side when one call's work outweighs the cost of publishing it (no barriers). */
+  private pairPays(args: LayerArgs): boolean {
+    const pool = this.pool!;
+    if (this.alwaysSplit) return true;
+    const w = args.weights as WasmPreparedWeights;
+    if (!(w instanceof WasmPreparedWeights) || this.flopsPerNs === 0) return false;
+    const G = gateCount(w.mode);
+    const rows = args.batchSizes ? args.x.length / Math.max(w.inputSize, 1) : args.seqLen * args.batch;
+    const flops = 2 * rows * G * w.hiddenSize * (w.inputSize + w.outputSize);
+    return flops / this.flopsPerNs > 1.2 * pool.timings.callNs;
+  }
+
+  /** Checks a call and copies its inputs into the workspace's block. */
+  private begin(where: string, args: LayerArgs, workspace: Workspace): { w: WasmPreparedWeights; ws: WasmWorkspace; rows: number } {
+    this.checkOwner(where, args?.weights, workspace);
     const rows = checkLayerArgs(args, workspace, this.backendName);
     const w = args.weights;
     const ws = workspace;
     if (!(w instanceof WasmPreparedWeights) || w.runtime !== this || !(ws instanceof WasmWorkspace) || ws.runtime !== this) {
-      throw new BackendError(`${this.backendName}.layer: weights or workspace belong to another instance of the '${this.backendName}' backend`);
+      throw new BackendError(`${this.backendName}.${where}: weights or workspace belong to another instance of the '${this.backendName}' backend`);
     }
     ws.rows = rows;
     ws.savedFor = null;
     this.copyIn(args, w, ws);
+    return { w, ws, rows };
+  }
+
+  /** Fills the descriptor at `at` for one call on `nt` threads whose barrier lives at `ctl`. */
+  private writeDesc(at: number, args: LayerArgs, w: WasmPreparedWeights, ws: WasmWorkspace, rows: number, nt: number, ctl: number): void {
     const L = ws.layout;
-    const d = this.desc >> 2;
+    const d = at >> 2;
     const i32 = this.heap.i32;
     const mode = w.mode === 'lstm' ? 0 : w.mode === 'gru' ? 1 : w.mode === 'rnn_tanh' ? 2 : 3;
-    const nt = this.threadsFor(args, w, rows);
     // The descriptor's slots are listed in assembly/layers.ts.
     i32[d] = mode;
     i32[d + 1] = args.seqLen;
@@ -375,7 +440,7 @@ export class WasmRuntime {
     i32[d + 6] = w.outputSize;
     i32[d + 7] = args.reverse === true ? 1 : 0;
     i32[d + 8] = nt;
-    i32[d + 9] = this.ctl;
+    i32[d + 9] = ctl;
     i32[d + 10] = L.x;
     i32[d + 11] = w.wih;
     i32[d + 12] = w.whh;
@@ -395,13 +460,11 @@ export class WasmRuntime {
     i32[d + 26] = L.cs;
     i32[d + 27] = L.hs;
     i32[d + 28] = L.hfulls;
-    if (nt > 1) {
-      this.threadedCalls++;
-      this.pool!.runLayer(this.desc, nt);
-    } else {
-      this.singleCalls++;
-      this.kernels.runLayer(this.desc, 0);
-    }
+  }
+
+  /** Copies the results out; a training call's block goes to JavaScript memory until its backward. */
+  private end(args: LayerArgs, w: WasmPreparedWeights, ws: WasmWorkspace): void {
+    const L = ws.layout;
     this.copyOut(args, w, ws);
     ws.savedFor = null;
     ws.snapshot = null;

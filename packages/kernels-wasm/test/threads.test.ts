@@ -106,7 +106,7 @@ describe('failures', () => {
     const ctl = 1024;
     const pool = await ThreadPool.start(2, kernels.module, memory, ctl, kernels.exports);
     try {
-      const desc = ctl + CONTROL_BYTES;
+      const desc = ctl + 2 * CONTROL_BYTES; // after the pool's two control blocks
       const i32 = new Int32Array(memory.buffer);
       // An RNN whose input rows run past the end of the memory from row 8 on: thread 0's rows
       // (0-7) are in bounds, thread 1's (8-15) are not, so only the worker traps.

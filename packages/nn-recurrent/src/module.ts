@@ -26,6 +26,11 @@ export interface PreparedModule {
   backend: Backend;
   weights: PreparedWeights[];
   workspace: Workspace;
+  /**
+   * A second workspace for the reverse direction of a bidirectional module on a backend that runs the
+   * two directions side by side (`capabilities.concurrent`); null otherwise.
+   */
+  pairWorkspace: Workspace | null;
   /** Training workspaces (reserve space) for recorded forwards, reused once their backward is done. */
   pool: TrainingPool;
 }
@@ -245,7 +250,14 @@ export abstract class RecurrentModule extends Module {
       const weights: PreparedWeights[] = [];
       try {
         for (const spec of this.weightSpecs()) weights.push(backend.prepareWeights(spec));
-        this.prepared = { backend, weights, workspace: backend.createWorkspace(), pool: new TrainingPool(backend) };
+        const pairs = this.layout.bidirectional === true && backend.capabilities?.concurrent === true && typeof backend.layers === 'function';
+        this.prepared = {
+          backend,
+          weights,
+          workspace: backend.createWorkspace(),
+          pairWorkspace: pairs ? backend.createWorkspace() : null,
+          pool: new TrainingPool(backend),
+        };
         this.preparedVersions = this.parameterList.map((p) => p.version);
       } catch (error) {
         for (const w of weights) w.dispose();
@@ -298,6 +310,7 @@ export abstract class RecurrentModule extends Module {
     if (this.prepared) {
       for (const w of this.prepared.weights) w.dispose();
       this.prepared.workspace.dispose();
+      this.prepared.pairWorkspace?.dispose();
       this.prepared.pool.close();
     }
     this.prepared = null;

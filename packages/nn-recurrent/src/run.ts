@@ -32,6 +32,8 @@ interface Kernels {
   backend: Backend;
   weights: PreparedWeights[];
   workspace: Workspace;
+  /** With a backend that runs calls side by side: the reverse direction's workspace. */
+  pairWorkspace?: Workspace | null;
 }
 
 /** Runs every layer and direction over a time-major batch. */
@@ -47,6 +49,7 @@ export function runLayers(k: Kernels, s: RunShape, seq: SequenceBatch, h0: Float
   let out = input;
   for (let l = 0; l < s.numLayers; l++) {
     out = new Float32Array(seq.rows * D * P);
+    const pair: Array<{ args: LayerArgs; workspace: Workspace }> = [];
     for (let d = 0; d < D; d++) {
       const idx = l * D + d;
       const part = (v: Float32Array | null, F: number) => (v ? v.subarray(idx * B * F, (idx + 1) * B * F) : null);
@@ -65,8 +68,11 @@ export function runLayers(k: Kernels, s: RunShape, seq: SequenceBatch, h0: Float
         reverse: d === 1,
         batchSizes: seq.batchSizes,
       };
-      k.backend.layer(args, k.workspace);
+      // Both directions at once where the backend runs them side by side (same numbers as in turn).
+      if (D === 2 && k.pairWorkspace) pair.push({ args, workspace: d === 0 ? k.workspace : k.pairWorkspace });
+      else k.backend.layer(args, k.workspace);
     }
+    if (pair.length === 2) k.backend.layers!(pair);
     if (s.betweenLayers && l < s.numLayers - 1) s.betweenLayers(out);
     input = out;
   }
