@@ -4,7 +4,8 @@
 // straight into that step's rows of `gx` (LSTM, RNN) or into `gates` (GRU, whose n gate needs W_hn h
 // apart) and applies the gates in place.
 //
-// Threads: the projection splits by 4-row blocks (or by 8-column panels when rows are few); a step
+// Threads: a step splits by hidden units in blocks of 8, and the projection gives each thread the gate
+// columns of its units (else 8-column panels, or 4-row blocks for a small hidden size); a step
 // splits by hidden units in blocks of 8, each thread owning all gates of its units, so the cell update
 // needs no exchange; h is double-buffered (step s reads one buffer and writes the other), so one
 // barrier per step suffices (two with an LSTM projection, whose GEMM needs every unit). Every output
@@ -83,11 +84,18 @@ function ownStart(n: i32, tid: i32, nt: i32): i32 {
 }
 
 /**
- * gx[r, :] = x[r, :] @ W_ih^T + bias: this thread's 8-column panels (each thread then streams only its
- * part of W_ih, which matters once W_ih outgrows the caches), or its 4-row blocks when there are too few
- * panels to share (a small hidden size) and enough rows.
+ * gx[r, :] = x[r, :] @ W_ih^T + bias, this thread's share. When the steps split by units (H a multiple
+ * of 8), a thread projects exactly the gate columns of the units it will own, so each step reads only
+ * what this thread wrote (it stays in this core's caches); otherwise its 8-column panels, or its 4-row
+ * blocks when there are too few panels to share (a small hidden size) and enough rows.
  */
-function project(rows: i32, inputSize: i32, gh8: i32, x: usize, wih: usize, bias: usize, gx: usize, tid: i32, nt: i32): void {
+function project(rows: i32, inputSize: i32, G: i32, H: i32, gh8: i32, x: usize, wih: usize, bias: usize, gx: usize, tid: i32, nt: i32): void {
+  if (nt > 1 && (H & 7) == 0) {
+    const j0 = ownStart(H, tid, nt);
+    const j1 = ownStart(H, tid + 1, nt);
+    for (let g = 0; g < G; g++) projectColumns(rows, inputSize, gh8, g * H + j0, g * H + j1, 0, rows, x, wih, bias, gx);
+    return;
+  }
   let r0 = 0, r1 = rows, c0 = 0, c1 = gh8;
   if (nt > 1) {
     if ((gh8 >> 3) < 4 * nt && rows >= 8 * nt) {
@@ -99,6 +107,11 @@ function project(rows: i32, inputSize: i32, gh8: i32, x: usize, wih: usize, bias
       c1 = partStart(gh8 >> 3, tid + 1, nt) << 3;
     }
   }
+  projectColumns(rows, inputSize, gh8, c0, c1, r0, r1, x, wih, bias, gx);
+}
+
+/** Rows [r0, r1) and columns [c0, c1) (multiples of 8, or the whole width) of the projection, bias added. */
+function projectColumns(rows: i32, inputSize: i32, gh8: i32, c0: i32, c1: i32, r0: i32, r1: i32, x: usize, wih: usize, bias: usize, gx: usize): void {
   if (r1 <= r0 || c1 <= c0) return;
   gemm(r1 - r0, c1 - c0, inputSize, x + (<usize>(r0 * inputSize) << 2), inputSize,
     wih + <usize>(c0 >> 3) * (<usize>inputSize << 5), gx + (<usize>(r0 * gh8 + c0) << 2), gh8, false);
@@ -162,7 +175,7 @@ export function runLayer(d: usize, tid: i32): bool {
   const G = mode == 0 ? 4 : mode == 1 ? 3 : 1;
   const gh8 = roundUp8(G * H);
   const whr = mode == 0 ? slot(d, WHR) : 0;
-  project(rows, inputSize, gh8, slot(d, X), slot(d, WIH), slot(d, BIAS), slot(d, GX), tid, nt);
+  project(rows, inputSize, G, H, gh8, slot(d, X), slot(d, WIH), slot(d, BIAS), slot(d, GX), tid, nt);
   if (!barrier(ctl, nt)) return false;
   // This thread's units, and its columns of h (the projection's P columns, or its units).
   const j0 = ownStart(H, tid, nt);
