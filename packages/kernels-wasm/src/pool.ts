@@ -216,17 +216,18 @@ export class ThreadPool {
 
   /**
    * Measures an empty call and a barrier (the cost model's overheads), after a warm-up that lets the
-   * engine optimise both sides' loops: medians of a few batches, about 3 ms in all.
+   * engine optimise both sides' loops: medians of a few batches, about 3 ms in all. Noise (another
+   * process on the cores) only makes them larger, so a later measurement keeps the smaller values.
    */
-  private measure(): void {
+  private measure(warmUp = 300, batches = 5): void {
     const now = () => performance.now();
     const median = (v: number[]) => v.sort((a, b) => a - b)[v.length >> 1]!;
-    for (let i = 0; i < 300; i++) this.call(CMD_BARRIERS, 0, this.size, 4);
+    for (let i = 0; i < warmUp; i++) this.call(CMD_BARRIERS, 0, this.size, 4);
     const calls: number[] = [];
     const barriers: number[] = [];
     const batch = 100;
     const rounds = 1000;
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < batches; i++) {
       let t = now();
       for (let j = 0; j < batch; j++) this.call(CMD_BARRIERS, 0, this.size, 0);
       const call = ((now() - t) * 1e6) / batch;
@@ -235,7 +236,26 @@ export class ThreadPool {
       this.call(CMD_BARRIERS, 0, this.size, rounds);
       barriers.push(((now() - t) * 1e6 - call) / rounds);
     }
-    this.timings = { barrierNs: Math.max(0, median(barriers)), callNs: median(calls) };
+    const measured = { barrierNs: Math.max(0, median(barriers)), callNs: median(calls) };
+    const first = this.measuredAt === 0;
+    this.timings = first
+      ? measured
+      : { barrierNs: Math.min(this.timings.barrierNs, measured.barrierNs), callNs: Math.min(this.timings.callNs, measured.callNs) };
+    this.measuredAt = now();
+  }
+
+  /** When the timings were last measured (performance.now()). */
+  measuredAt = 0;
+
+  /**
+   * Measures again (about 0.5 ms) if the last measurement is over a second old: the cost model calls
+   * this before keeping a call that nearly pays on one thread, so a busy moment at start-up does not
+   * turn threads off for good.
+   */
+  remeasure(): boolean {
+    if (this.broken || performance.now() - this.measuredAt < 1000) return false;
+    this.measure(20, 3);
+    return true;
   }
 
   /** Runs `runLayer(desc, tid)` on threads 0..nt-1 (this thread is 0). Throws BackendError on failure. */

@@ -290,9 +290,12 @@ export class WasmRuntime {
     let flops = 2 * rows * G * H * w.inputSize;
     if (stepSplits) flops += 2 * rows * (G * H * P + (proj ? P * H : 0));
     const saved = (flops / this.flopsPerNs) * (1 - 1 / nt);
-    const { barrierNs, callNs } = pool.timings;
-    const cost = callNs + (1 + T * (proj ? 2 : 1)) * barrierNs;
-    return saved > 1.2 * cost ? nt : 1;
+    const cost = () => pool.timings.callNs + (1 + T * (proj ? 2 : 1)) * pool.timings.barrierNs;
+    if (saved > 1.2 * cost()) return nt;
+    // Close to paying, or much work: the start-up timings may have caught a busy moment; measure again
+    // (at most once a second) before keeping it on one thread.
+    if ((saved > 0.1 * cost() || saved > 1e5) && pool.remeasure() && saved > 1.2 * cost()) return nt;
+    return 1;
   }
 
   /** The memory the kernels run on (shared when threads may run). */

@@ -125,6 +125,22 @@ describe('failures', () => {
     }
   });
 
+  it('measures its costs again (at most once a second) when a busy start-up made them look expensive', async () => {
+    const memory = createMemory(true);
+    const kernels = await instantiateKernels(memory, 'simd128', true);
+    const pool = await ThreadPool.start(2, kernels.module, memory, 1024, kernels.exports);
+    try {
+      pool.timings = { barrierNs: 1e9, callNs: 1e9 };
+      pool.measuredAt = performance.now() - 2000;
+      expect(pool.remeasure()).toBe(true);
+      expect(pool.timings.barrierNs).toBeLessThan(1e9);
+      expect(pool.timings.callNs).toBeLessThan(1e9);
+      expect(pool.remeasure()).toBe(false);
+    } finally {
+      pool.dispose();
+    }
+  });
+
   it('a pool that cannot start rejects with the reason instead of hanging', async () => {
     const memory = createMemory(false);
     const kernels = await instantiateKernels(memory, 'simd128', false);
