@@ -221,28 +221,35 @@ export class ThreadPool {
    */
   private measure(warmUp = 300, batches = 5): void {
     const now = () => performance.now();
-    const median = (v: number[]) => v.sort((a, b) => a - b)[v.length >> 1]!;
     for (let i = 0; i < warmUp; i++) this.call(CMD_BARRIERS, 0, this.size, 4);
-    const calls: number[] = [];
-    const barriers: number[] = [];
+    // Preallocated: a remeasure runs between streamed frames, whose path allocates nothing.
+    const calls = this.#samples[0]!;
+    const barriers = this.#samples[1]!;
     const batch = 100;
     const rounds = 1000;
     for (let i = 0; i < batches; i++) {
       let t = now();
       for (let j = 0; j < batch; j++) this.call(CMD_BARRIERS, 0, this.size, 0);
       const call = ((now() - t) * 1e6) / batch;
-      calls.push(call);
+      calls[i] = call;
       t = now();
       this.call(CMD_BARRIERS, 0, this.size, rounds);
-      barriers.push(((now() - t) * 1e6 - call) / rounds);
+      barriers[i] = ((now() - t) * 1e6 - call) / rounds;
     }
-    const measured = { barrierNs: Math.max(0, median(barriers)), callNs: median(calls) };
-    const first = this.measuredAt === 0;
-    this.timings = first
-      ? measured
-      : { barrierNs: Math.min(this.timings.barrierNs, measured.barrierNs), callNs: Math.min(this.timings.callNs, measured.callNs) };
+    const barrierNs = Math.max(0, median(barriers, batches));
+    const callNs = median(calls, batches);
+    const t = this.timings;
+    if (this.measuredAt === 0) {
+      t.barrierNs = barrierNs;
+      t.callNs = callNs;
+    } else {
+      t.barrierNs = Math.min(t.barrierNs, barrierNs);
+      t.callNs = Math.min(t.callNs, callNs);
+    }
     this.measuredAt = now();
   }
+
+  readonly #samples = [new Float64Array(8), new Float64Array(8)];
 
   /** When the timings were last measured (performance.now()). */
   measuredAt = 0;
@@ -361,6 +368,12 @@ export class ThreadPool {
     this.#workers.length = 0;
     this.broken ??= 'the thread pool was disposed';
   }
+}
+
+/** The median of the first n values (sorted in place). */
+function median(v: Float64Array, n: number): number {
+  const part = v.subarray(0, n).sort();
+  return part[n >> 1]!;
 }
 
 type Spawn = (onMessage: (message: unknown) => void, onError: (error: string) => void) => PoolWorker;

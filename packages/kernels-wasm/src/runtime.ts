@@ -290,11 +290,15 @@ export class WasmRuntime {
     let flops = 2 * rows * G * H * w.inputSize;
     if (stepSplits) flops += 2 * rows * (G * H * P + (proj ? P * H : 0));
     const saved = (flops / this.flopsPerNs) * (1 - 1 / nt);
-    const cost = () => pool.timings.callNs + (1 + T * (proj ? 2 : 1)) * pool.timings.barrierNs;
-    if (saved > 1.2 * cost()) return nt;
+    const barriers = 1 + T * (proj ? 2 : 1);
+    let cost = pool.timings.callNs + barriers * pool.timings.barrierNs;
+    if (saved > 1.2 * cost) return nt;
     // Close to paying, or much work: the start-up timings may have caught a busy moment; measure again
-    // (at most once a second) before keeping it on one thread.
-    if ((saved > 0.1 * cost() || saved > 1e5) && pool.remeasure() && saved > 1.2 * cost()) return nt;
+    // (at most once a second) before keeping it on one thread. Nothing here allocates (streamed frames).
+    if ((saved > 0.1 * cost || saved > 1e5) && pool.remeasure()) {
+      cost = pool.timings.callNs + barriers * pool.timings.barrierNs;
+      if (saved > 1.2 * cost) return nt;
+    }
     return 1;
   }
 
