@@ -91,6 +91,25 @@ describe('bit-identical for every thread count', () => {
   }
 });
 
+describe('a memory that grows between calls', () => {
+  it('is seen by every thread: a call that grows it by megabytes stays bit-identical', () => {
+    const g = new Generator(12);
+    const w = randomWeights(g, 'lstm', 32, 64);
+    const small = Float32Array.from({ length: 2 * 2 * 32 }, () => g.normal());
+    runFused(two, w, small, 2, 2);
+    const before = two.memoryStats().bytes;
+    const T = 40;
+    const B = 96;
+    const x = Float32Array.from({ length: T * B * 32 }, () => g.normal());
+    const a = runFused(one, w, x, T, B);
+    const b = runFused(two, w, x, T, B);
+    expect(two.memoryStats().bytes).toBeGreaterThan(before);
+    expect(two.threadInfo().lastCall).toBe(2);
+    expect(Buffer.from(b.out.buffer).equals(Buffer.from(a.out.buffer))).toBe(true);
+    expect(Buffer.from(b.hN.buffer).equals(Buffer.from(a.hN.buffer))).toBe(true);
+  });
+});
+
 describe('failures', () => {
   it('refuses a threads value that is not a positive integer', () => {
     expect(() => createWasmBackend({ threads: 0 })).toThrow(RangeArgumentError);
