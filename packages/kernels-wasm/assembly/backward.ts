@@ -4,6 +4,7 @@
 // over all rows at the end. No GEMM of the forward is recomputed. The JS side owns every buffer and
 // passes their byte offsets in a descriptor (indices below); nothing here allocates.
 
+import { roundUp8, slot } from './desc';
 import { gemm, packB } from './gemm';
 
 // Descriptor slots (i32 byte offsets; 0 = absent).
@@ -39,12 +40,6 @@ const STEPS = 28; // scratch i32 [T] first row of each step
 
 // @ts-ignore: decorator
 @inline
-function slot(d: usize, i: i32): usize {
-  return <usize>load<i32>(d + (<usize>i << 2));
-}
-
-// @ts-ignore: decorator
-@inline
 function f(p: usize, i: i32): f32 {
   return load<f32>(p + (<usize>i << 2));
 }
@@ -53,12 +48,6 @@ function f(p: usize, i: i32): f32 {
 @inline
 function put(p: usize, i: i32, v: f32): void {
   store<f32>(p + (<usize>i << 2), v);
-}
-
-// @ts-ignore: decorator
-@inline
-function roundUp8(n: i32): i32 {
-  return (n + 7) & ~7;
 }
 
 // @ts-ignore: decorator

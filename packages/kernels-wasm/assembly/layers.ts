@@ -20,6 +20,7 @@
 
 import { relu4, reluScalar, sigmoid4, sigmoidScalar, tanh4, tanhScalar } from './activations';
 import { gemm } from './gemm';
+import { num, roundUp8, slot } from './desc';
 import { barrier, partStart } from './threads';
 
 // Descriptor slots (i32; pointers are byte offsets, 0 = absent).
@@ -52,24 +53,6 @@ const ACTS = 25; // training reserve: [rows, 4H] or 0
 const CS = 26; // training reserve: LSTM c per row [rows, H] or 0
 const HS = 27; // training reserve: h per row [rows, P] or 0
 const HFULLS = 28; // training reserve: LSTM h before projection [rows, H] or 0
-
-// @ts-ignore: decorator
-@inline
-function slot(d: usize, i: i32): usize {
-  return <usize>load<i32>(d + (<usize>i << 2));
-}
-
-// @ts-ignore: decorator
-@inline
-function num(d: usize, i: i32): i32 {
-  return load<i32>(d + (<usize>i << 2));
-}
-
-// @ts-ignore: decorator
-@inline
-function roundUp8(n: i32): i32 {
-  return (n + 7) & ~7;
-}
 
 /**
  * Start of thread `tid`'s share of `n` columns that are split in blocks of 8 (end: the share of
