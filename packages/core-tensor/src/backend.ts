@@ -8,10 +8,16 @@ import type { RecurrentMode } from './layout.js';
 /**
  * The contract's major version. A backend states the version it implements; the registry accepts
  * exactly this major version and reads everything newer from `capabilities`.
+ * @example
+ * const myBackend = { name: 'mine', priority: 5, interfaceVersion: BACKEND_INTERFACE_VERSION }; // plus init(), the kernels, ...
  */
 export const BACKEND_INTERFACE_VERSION = 2;
 
-/** What a backend can do beyond the required members. Absent fields mean "no" (threads: 1). */
+/**
+ * What a backend can do beyond the required members. Absent fields mean "no" (threads: 1).
+ * @example
+ * backendStatus()[0]?.capabilities; // { backward: true, threads: 2, async: false, sync: true, concurrent: true }
+ */
 export interface BackendCapabilities {
   /** `layerBackward` is implemented: gradients through the fused layers (a training workspace keeps the reserve). */
   readonly backward?: boolean;
@@ -39,6 +45,13 @@ export interface BackendCapabilities {
 /**
  * One direction of one layer's weights in PyTorch's layout (row-major, gates stacked on rows).
  * `G = gateCount(mode)`, `H = hiddenSize`, `P = projSize || H` (the size of `h`).
+ * @example
+ * const w: RecurrentWeights = {
+ *   mode: 'gru', inputSize: 4, hiddenSize: 8, projSize: 0,
+ *   weightIh: new Float32Array(3 * 8 * 4), weightHh: new Float32Array(3 * 8 * 8),
+ *   biasIh: null, biasHh: null, weightHr: null,
+ * };
+ * const prepared = backend.prepareWeights(w);
  */
 export interface RecurrentWeights {
   mode: RecurrentMode;
@@ -62,6 +75,10 @@ export interface RecurrentWeights {
  * Weights converted once into the layout a backend's kernels want (transposed, biases folded,
  * resident in the backend's memory). Immutable once prepared, opaque to modules; free with
  * `dispose()`, after which any kernel given them throws a `BackendError`.
+ * @example
+ * const prepared = backend.prepareWeights(weights);
+ * backend.layer({ ...args, weights: prepared }, workspace);
+ * prepared.dispose();
  */
 export interface PreparedWeights {
   readonly backend: string;
@@ -75,7 +92,11 @@ export interface PreparedWeights {
   dispose(): void;
 }
 
-/** Options of `Backend.createWorkspace`. */
+/**
+ * Options of `Backend.createWorkspace`.
+ * @example
+ * const ws = backend.createWorkspace({ training: true }); // keeps the reserve for layerBackward
+ */
 export interface WorkspaceOptions {
   /**
    * Keep each forward call's per-step activations (the reserve space, as cuDNN calls it) for
@@ -89,6 +110,10 @@ export interface WorkspaceOptions {
  * so far and, for training, the reserve space. Kernels keep no state anywhere else, so calls with
  * different workspaces are independent (one per thread, one per layer while training). A workspace
  * serves one call at a time; free it with `dispose()`, after which kernels given it throw.
+ * @example
+ * const ws = backend.createWorkspace();
+ * backend.layer(args, ws); // one call at a time per workspace
+ * ws.dispose();
  */
 export interface Workspace {
   readonly backend: string;
@@ -101,6 +126,10 @@ export interface Workspace {
 /**
  * A buffer in an asynchronous backend's memory (a GPU buffer, say), chained from layer to layer
  * without a round trip through JavaScript.
+ * @example
+ * const x = backend.upload!(new Float32Array([1, 2, 3]));
+ * const values = await x.read(); // Float32Array [1, 2, 3]
+ * x.dispose();
  */
 export interface DeviceBuffer {
   readonly backend: string;
@@ -128,6 +157,11 @@ export interface DeviceBuffer {
  * last step. No work is spent on padding.
  *
  * `h0` may be the same array as `hN` (and `c0` as `cN`) to update a state in place.
+ * @example
+ * backend.layer({
+ *   weights: prepared, x, seqLen: T, batch: B, h0: null, c0: null,
+ *   out, outOffset: 0, outStride: P, hN, cN: null, reverse: false, batchSizes: null,
+ * }, workspace);
  */
 export interface LayerArgs<Buf = Float32Array> {
   weights: PreparedWeights;
@@ -156,6 +190,8 @@ export interface LayerArgs<Buf = Float32Array> {
  * reserve holds that call's per-step activations, so the backward pass recomputes no GEMM of the
  * forward. Incoming gradients may be null (zero); outgoing ones are written when given: `dx`, `dh0`
  * and `dc0` are overwritten, parameter gradients (PyTorch's layout) are added to, as `.grad` accumulates.
+ * @example
+ * backend.layerBackward!({ forward: args, dOut, dhN: null, dcN: null, dx, dh0: null, dc0: null, grads }, trainingWorkspace);
  */
 export interface LayerBackwardArgs {
   forward: LayerArgs;
@@ -181,7 +217,11 @@ export interface LayerBackwardArgs {
   };
 }
 
-/** Options of `Backend.matmul`. */
+/**
+ * Options of `Backend.matmul`.
+ * @example
+ * backend.matmul(a, b, m, k, n, { transB: true, out, accumulate: true }); // out += a @ b^T
+ */
 export interface MatmulOptions {
   /** B is given as `[n, k]` (e.g. a PyTorch weight) and used transposed. */
   transB?: boolean;

@@ -71,7 +71,11 @@ export function registerBackend(backend: Backend, options?: { override?: boolean
   return true;
 }
 
-/** Removes a backend by name; if it was the current one, no backend is current afterwards. */
+/**
+ * Removes a backend by name; if it was the current one, no backend is current afterwards.
+ * @example
+ * unregisterBackend('wasm-2t'); // true if it was registered
+ */
 export function unregisterBackend(name: string): boolean {
   const s = state();
   const b = s.backends.get(name);
@@ -210,6 +214,8 @@ export async function setBackend(name: string): Promise<string> {
 /**
  * The current backend object. With none chosen yet, activates the highest-priority registered backend
  * that can initialise synchronously (the `js` backend can), so a forward pass needs no set-up.
+ * @example
+ * activeBackend().name; // 'js' before ready(), the chosen backend after
  */
 export function activeBackend(): Backend {
   const s = state();
@@ -258,7 +264,12 @@ export function listBackends(): string[] {
   return sorted().map((b) => b.name);
 }
 
-/** One registered backend as `backendStatus()` reports it. */
+/**
+ * One registered backend as `backendStatus()` reports it.
+ * @example
+ * const [first] = backendStatus();
+ * if (first && first.threads === 1 && first.reason) console.log(first.reason); // why threads are off
+ */
 export interface BackendStatus {
   name: string;
   priority: number;

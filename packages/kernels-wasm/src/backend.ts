@@ -27,7 +27,12 @@ import { WorkerProxy } from './proxy.js';
 import { startThreads } from './pool.js';
 import { WasmRuntime } from './runtime.js';
 
-/** How the threads of a wasm backend stand: what runs, why not more, and the cost model's inputs. */
+/**
+ * How the threads of a wasm backend stand: what runs, why not more, and the cost model's inputs.
+ * @example
+ * const { active, reason } = wasmBackend.threadInfo();
+ * if (active === 1 && reason) console.warn(reason); // e.g. the isolation headers to send
+ */
 export interface WasmThreadInfo {
   /** Threads asked for (`threads` option, or the default for this machine). */
   requested: number;
@@ -51,7 +56,13 @@ export interface WasmThreadInfo {
   worker: { active: number; reason: string | null; lastCall: number; weightsSent: number } | null;
 }
 
-/** The wasm backend, with a view of its memory and of the kernel build it runs. */
+/**
+ * The wasm backend, with a view of its memory and of the kernel build it runs.
+ * @example
+ * wasmBackend.kernelVariant(); // 'relaxed-simd' or 'simd128'
+ * wasmBackend.memoryStats().bytes;
+ * wasmBackend.threadInfo().active;
+ */
 export interface WasmBackend extends Backend {
   /**
    * The wasm memory in bytes: its size, live allocations, free blocks and the free top (all zeros

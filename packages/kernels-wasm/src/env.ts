@@ -59,7 +59,11 @@ export function isPageMainThread(): boolean {
   return (globalThis as Globals).document !== undefined && !isNode();
 }
 
-/** Why threads cannot run on this thread (null if they can), in words a user can act on. */
+/**
+ * Why threads cannot run on this thread (null if they can), in words a user can act on.
+ * @example
+ * threadsUnavailableReason(); // null in Node; on a page that is not isolated, the headers to send
+ */
 export function threadsUnavailableReason(): string | null {
   const shared = sharedMemoryUnavailableReason();
   if (shared) return shared;

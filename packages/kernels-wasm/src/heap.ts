@@ -13,6 +13,8 @@ const GROWTH_SLACK = 16 << 20;
 /**
  * What the wasm memory holds, in bytes: `reserved + allocated + free + top === bytes`, with 64 KiB
  * reserved for the kernels' own statics.
+ * @example
+ * const { bytes, allocated, free, top } = wasmBackend.memoryStats();
  */
 export interface MemoryStats {
   /** Size of the wasm memory (it grows when needed and never shrinks; `reset()` drops it). */

@@ -11,7 +11,11 @@ import {
 
 export { createMemory } from './env.js';
 
-/** Which build of the kernels runs: 128-bit SIMD, or SIMD with relaxed fused multiply-add. */
+/**
+ * Which build of the kernels runs: 128-bit SIMD, or SIMD with relaxed fused multiply-add.
+ * @example
+ * const variant: KernelVariant | null = wasmBackend.kernelVariant();
+ */
 export type KernelVariant = 'simd128' | 'relaxed-simd';
 
 /** The kernels' exports; pointers are byte offsets into the shared memory. */
