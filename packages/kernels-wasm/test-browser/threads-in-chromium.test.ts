@@ -96,6 +96,10 @@ describe('wasm threads in headless Chromium', () => {
     expect(main.two).toMatchObject({ requested: 2, active: 1, lastCall: 1 });
     expect(main.two.reason).toMatch(/main thread/);
     expect(main.unavailable).toBe(main.two.reason);
+    // forwardAsync's path on the page's main thread: the worker recur manages, on 2 threads there.
+    expect(main.two.worker).toMatchObject({ active: 2, reason: null, lastCall: 2, weightsSent: 1 });
+    expect(main.proxied, 'proxied LSTM vs 1 thread').toEqual(main.outputs.lstm!.one);
+    expect(worker.proxied).toBeNull();
   });
 
   it('stay off on a page served without the headers, and say which headers to send', async () => {
@@ -108,6 +112,12 @@ describe('wasm threads in headless Chromium', () => {
       expect(probe.two.reason, where).toContain('Cross-Origin-Opener-Policy: same-origin');
       expect(probe.two.reason, where).toContain('Cross-Origin-Embedder-Policy: require-corp');
       for (const mode of ['lstm', 'gru']) expect(probe.outputs[mode]!.two, `${where} ${mode}`).toEqual(probe.outputs[mode]!.one);
+      if (where === 'main thread') {
+        // Not isolated: the proxy's worker runs on one thread and says why, with the same numbers.
+        expect(probe.two.worker).toMatchObject({ active: 1 });
+        expect(probe.two.worker?.reason).toMatch(/cross-origin isolated/);
+        expect(probe.proxied).toEqual(probe.outputs.lstm!.one);
+      }
     }
   });
 });

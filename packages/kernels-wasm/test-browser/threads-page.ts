@@ -15,6 +15,8 @@ export interface Probe {
   one: WasmThreadInfo;
   /** Per mode: the outputs and final states on two threads and on one. */
   outputs: Record<string, { two: number[]; one: number[] }>;
+  /** Page main thread only: the LSTM run through the proxy (layerAsync in the worker recur manages). */
+  proxied: number[] | null;
 }
 
 export interface PageResult {
@@ -54,6 +56,33 @@ function forward(be: WasmBackend, mode: RecurrentMode, seed: number): number[] {
   return [...out, ...hN, ...(cN ?? [])];
 }
 
+/** `forward` through the backend's asynchronous members: on a page's main thread, in recur's worker. */
+async function forwardAsync(be: WasmBackend, mode: RecurrentMode, seed: number): Promise<number[]> {
+  const g = new Generator(seed);
+  const rand = (n: number) => Float32Array.from({ length: n }, () => g.uniform() - 0.5);
+  const G = mode === 'lstm' ? 4 : 3;
+  const weights = {
+    mode,
+    inputSize: I,
+    hiddenSize: H,
+    projSize: 0,
+    weightIh: rand(G * H * I),
+    weightHh: rand(G * H * H),
+    biasIh: rand(G * H),
+    biasHh: rand(G * H),
+    weightHr: null,
+  };
+  const x = be.upload!(rand(T * B * I));
+  const h0 = be.upload!(rand(B * H));
+  const c0 = mode === 'lstm' ? be.upload!(rand(B * H)) : null;
+  const out = be.allocate!(T * B * H);
+  const hN = be.allocate!(B * H);
+  const cN = mode === 'lstm' ? be.allocate!(B * H) : null;
+  const prepared = be.prepareWeights(weights);
+  await be.layerAsync!({ weights: prepared, x, seqLen: T, batch: B, h0, c0, out, outOffset: 0, outStride: H, hN, cN }, be.createWorkspace());
+  return [...(await out.read()), ...(await hN.read()), ...(cN ? await cN.read() : [])];
+}
+
 async function probe(): Promise<Probe> {
   const two = createWasmBackend({ name: 'wasm-2t', threads: 2, split: 'always' });
   const one = createWasmBackend({ name: 'wasm-1t', threads: 1 });
@@ -69,7 +98,9 @@ async function probe(): Promise<Probe> {
     two: two.threadInfo(),
     one: one.threadInfo(),
     outputs,
+    proxied: two.capabilities?.async ? await forwardAsync(two, 'lstm', 1) : null,
   };
+  result.two = two.threadInfo();
   two.dispose();
   return result;
 }
