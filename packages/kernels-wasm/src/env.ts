@@ -72,3 +72,75 @@ export function threadsUnavailableReason(): string | null {
   }
   return null;
 }
+
+/** A worker started from a script's text, reduced to what the pool and the proxy need. */
+export interface ScriptWorker {
+  post(message: unknown, transfer?: Transferable[]): void;
+  /** Node: whether the worker keeps the process alive (attach listeners first: attaching one refs it). */
+  ref(): void;
+  unref(): void;
+  /** Ends the worker; its end is then not reported to `onError`. */
+  terminate(): void;
+}
+
+/**
+ * Starts a worker from `source` (a classic script that also runs as Node's `eval` code): `eval` in Node,
+ * a blob: URL in browsers, so no file path or bundler set-up is involved. Rejects with the reason where
+ * workers cannot start here.
+ */
+export async function startWorker(
+  source: string,
+  onMessage: (message: unknown) => void,
+  onError: (reason: string) => void,
+): Promise<ScriptWorker> {
+  if (isNode()) {
+    const { Worker } = await importNodeBuiltin<typeof import('node:worker_threads')>('worker_threads');
+    const worker = new Worker(source, { eval: true });
+    worker.on('message', onMessage);
+    worker.on('error', (e) => onError(e.message));
+    worker.on('exit', (code) => onError(`exited with code ${code}`));
+    return {
+      post: (m, t) => worker.postMessage(m, (t ?? []) as never),
+      ref: () => worker.ref(),
+      unref: () => worker.unref(),
+      terminate: () => {
+        worker.removeAllListeners('exit');
+        void worker.terminate();
+      },
+    };
+  }
+  const g = globalThis as { Worker?: unknown; Blob?: unknown };
+  if (typeof g.Worker !== 'function' || typeof g.Blob !== 'function') throw new Error('this environment has no Web Workers');
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  let worker: Worker;
+  try {
+    worker = new Worker(url);
+  } catch (error) {
+    URL.revokeObjectURL(url);
+    throw new Error(`a worker could not be created from a blob URL (${(error as Error).message}); a Content-Security-Policy may forbid worker-src blob:`);
+  }
+  worker.onmessage = (e) => onMessage(e.data);
+  worker.onerror = (e) => onError(e.message || 'the worker script failed to load (a Content-Security-Policy may forbid worker-src blob:)');
+  return {
+    post: (m, t) => worker.postMessage(m, t ?? []),
+    ref: () => undefined,
+    unref: () => undefined,
+    terminate: () => {
+      worker.terminate();
+      URL.revokeObjectURL(url);
+    },
+  };
+}
+
+/** `promise`, or a rejection with `message` after `ms` milliseconds. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

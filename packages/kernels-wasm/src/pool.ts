@@ -10,7 +10,7 @@
 // path or bundler configuration is involved, and are unref'd in Node so a script exits by itself.
 
 import { BackendError } from '@recur/core-tensor';
-import { importNodeBuiltin } from './env.js';
+import { type ScriptWorker, startWorker, withTimeout } from './env.js';
 import type { KernelExports } from './module.js';
 import type { WasmRuntime } from './runtime.js';
 
@@ -118,14 +118,6 @@ if (typeof self === 'undefined') {
 }
 `;
 
-/** A worker of either platform, reduced to what the pool needs. */
-interface PoolWorker {
-  post(message: unknown): void;
-  /** Stops the worker from keeping a Node process alive (after it started: until then it must). */
-  unref(): void;
-  terminate(): void;
-}
-
 /** The pool's measurements at start-up, for the backend's cost model. */
 export interface PoolTimings {
   /** One barrier among all threads, in nanoseconds. */
@@ -141,7 +133,7 @@ export class ThreadPool {
   /** Non-null once the pool cannot be used: the reason, in words a user can act on. */
   broken: string | null = null;
   timings: PoolTimings = { barrierNs: 0, callNs: 0 };
-  readonly #workers: PoolWorker[] = [];
+  readonly #workers: ScriptWorker[] = [];
   readonly #w: Int32Array;
   /** The second team's control block (a pair of calls side by side), right after the pool's. */
   readonly #w2: Int32Array;
@@ -171,41 +163,36 @@ export class ThreadPool {
   ): Promise<ThreadPool> {
     const pool = new ThreadPool(size, memory, ctl, kernels);
     try {
-      const spawn = await workerFactory();
       const started: Array<Promise<void>> = [];
       for (let tid = 1; tid < size; tid++) {
         started.push(
           new Promise<void>((resolve, reject) => {
-            const worker = spawn(
-              (message) => {
-                const m = message as { ready?: number; failed?: string };
-                if (m.ready !== undefined) {
-                  worker.unref();
-                  resolve();
-                }
-                else if (m.failed !== undefined) reject(new Error(`worker ${tid} could not instantiate the kernels: ${m.failed}`));
-              },
-              (error) => {
-                const reason = `worker ${tid} failed: ${error}`;
-                reject(new Error(reason));
-                pool.broken ??= reason;
-                pool.abortRunning();
-              },
-            );
-            pool.#workers.push(worker);
-            worker.post({ module, memory, ctl, tid, spins: IDLE_SPINS });
+            let worker: ScriptWorker | null = null;
+            const onMessage = (message: unknown) => {
+              const m = message as { ready?: number; failed?: string };
+              if (m.ready !== undefined) {
+                // Started: from now on the worker must not keep a Node process alive.
+                worker?.unref();
+                resolve();
+              } else if (m.failed !== undefined) reject(new Error(`worker ${tid} could not instantiate the kernels: ${m.failed}`));
+            };
+            const onError = (error: string) => {
+              const reason = `worker ${tid} failed: ${error}`;
+              reject(new Error(reason));
+              pool.broken ??= reason;
+              pool.abortRunning();
+            };
+            startWorker(WORKER_SOURCE, onMessage, onError).then((w) => {
+              // The pool gave up meanwhile (another worker failed, or the time ran out).
+              if (pool.broken) return w.terminate();
+              worker = w;
+              pool.#workers.push(w);
+              w.post({ module, memory, ctl, tid, spins: IDLE_SPINS });
+            }, reject);
           }),
         );
       }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the workers did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-      });
-      try {
-        await Promise.race([Promise.all(started), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await withTimeout(Promise.all(started), START_TIMEOUT_MS, `the workers did not start within ${START_TIMEOUT_MS / 1000} s`);
       pool.measure();
       return pool;
     } catch (error) {
@@ -374,39 +361,6 @@ export class ThreadPool {
 function median(v: Float64Array, n: number): number {
   const part = v.subarray(0, n).sort();
   return part[n >> 1]!;
-}
-
-type Spawn = (onMessage: (message: unknown) => void, onError: (error: string) => void) => PoolWorker;
-
-/** How this platform starts a worker from WORKER_SOURCE, or a rejection saying why it cannot. */
-async function workerFactory(): Promise<Spawn> {
-  const g = globalThis as { process?: { versions?: { node?: string } }; Worker?: unknown; Blob?: unknown; URL?: typeof URL };
-  if (g.process?.versions?.node) {
-    const { Worker } = await importNodeBuiltin<typeof import('node:worker_threads')>('worker_threads');
-    return (onMessage, onError) => {
-      const worker = new Worker(WORKER_SOURCE, { eval: true });
-      worker.on('message', onMessage);
-      worker.on('error', (e) => onError(e.message));
-      worker.on('exit', (code) => onError(`exited with code ${code}`));
-      // unref() only once the listeners are attached (attaching one refs the worker again).
-      return { post: (m) => worker.postMessage(m), unref: () => worker.unref(), terminate: () => void worker.terminate() };
-    };
-  }
-  if (typeof g.Worker !== 'function' || typeof g.Blob !== 'function') {
-    throw new Error('this environment has no Web Workers');
-  }
-  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
-  return (onMessage, onError) => {
-    let worker: Worker;
-    try {
-      worker = new Worker(url);
-    } catch (error) {
-      throw new Error(`a worker could not be created from a blob URL (${(error as Error).message}); a Content-Security-Policy may forbid worker-src blob:`);
-    }
-    worker.onmessage = (e) => onMessage(e.data);
-    worker.onerror = (e) => onError(e.message || 'the worker script failed to load (a Content-Security-Policy may forbid worker-src blob:)');
-    return { post: (m) => worker.postMessage(m), unref: () => undefined, terminate: () => worker.terminate() };
-  };
 }
 
 /**

@@ -16,7 +16,7 @@ import {
   type Workspace,
   checkLayerArgs,
 } from '@recur/core-tensor';
-import { importNodeBuiltin, isNode } from './env.js';
+import { type ScriptWorker, startWorker, withTimeout } from './env.js';
 import type { ProxyLayerArgs, ProxyReply, ProxyRequest } from './proxy-protocol.js';
 import { PROXY_WORKER_SOURCE } from './proxy-worker.generated.js';
 import { WasmPreparedWeights, WasmWorkspace } from './runtime.js';
@@ -26,14 +26,6 @@ const START_TIMEOUT_MS = 20_000;
 
 type Ok = Extract<ProxyReply, { ok: true }>;
 type Request = ProxyRequest extends infer R ? (R extends { call: number } ? Omit<R, 'call'> : never) : never;
-
-interface Channel {
-  post(message: ProxyRequest, transfer: Transferable[]): void;
-  /** Node: keep the process alive while calls are pending, not otherwise. */
-  ref(): void;
-  unref(): void;
-  terminate(): void;
-}
 
 /** A device buffer: a Float32Array in the worker, named by its id. */
 class ProxyBuffer implements DeviceBuffer {
@@ -75,7 +67,8 @@ export class WorkerProxy {
   lastThreads = 1;
   /** Weights sent to the worker (each once, on its first asynchronous call). */
   weightsSent = 0;
-  #channel: Channel | null = null;
+  /** The worker; in Node it keeps the process alive while calls are pending, not otherwise. */
+  #channel: ScriptWorker | null = null;
   #next = 1;
   readonly #pending = new Map<number, { resolve(r: Ok): void; reject(e: Error): void }>();
   /** The failure of a request nobody awaited, reported with the next call. */
@@ -106,24 +99,20 @@ export class WorkerProxy {
     onBroken: (reason: string) => void;
   }): Promise<WorkerProxy> {
     const proxy = new WorkerProxy(options.backend, options.onBroken);
-    proxy.#channel = await spawn(
-      (reply) => proxy.receive(reply),
+    proxy.#channel = await startWorker(
+      PROXY_WORKER_SOURCE,
+      (reply) => proxy.receive(reply as ProxyReply),
       (reason) => proxy.fail(reason),
     );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the worker did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-    });
     try {
       const { module, shared, whyNotShared, threads, split } = options;
-      const reply = await Promise.race([proxy.request({ op: 'init', name: options.backend, module, shared, whyNotShared, threads, split }), timeout]);
+      const init = proxy.request({ op: 'init', name: options.backend, module, shared, whyNotShared, threads, split });
+      const reply = await withTimeout(init, START_TIMEOUT_MS, `the worker did not start within ${START_TIMEOUT_MS / 1000} s`);
       proxy.threads = reply.threads ?? proxy.threads;
       return proxy;
     } catch (error) {
       proxy.terminate();
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -302,44 +291,4 @@ export class WorkerProxy {
 function toError(backend: string, e: { name: string; message: string }): Error {
   const Known = ERRORS[e.name];
   return Known ? new Known(e.message) : new BackendError(`${backend}: in the worker: ${e.name}: ${e.message}`);
-}
-
-/** Starts the worker from the bundled script: `eval` in Node, a blob URL in browsers. */
-async function spawn(onReply: (r: ProxyReply) => void, onError: (reason: string) => void): Promise<Channel> {
-  if (isNode()) {
-    const { Worker } = await importNodeBuiltin<typeof import('node:worker_threads')>('worker_threads');
-    const worker = new Worker(PROXY_WORKER_SOURCE, { eval: true });
-    worker.on('message', onReply);
-    worker.on('error', (e) => onError(e.message));
-    worker.on('exit', (code) => onError(`exited with code ${code}`));
-    return {
-      post: (m, t) => worker.postMessage(m, t as never),
-      ref: () => worker.ref(),
-      unref: () => worker.unref(),
-      terminate: () => {
-        worker.removeAllListeners('exit');
-        void worker.terminate();
-      },
-    };
-  }
-  const g = globalThis as { Worker?: unknown; Blob?: unknown };
-  if (typeof g.Worker !== 'function' || typeof g.Blob !== 'function') throw new Error('this environment has no Web Workers');
-  const url = URL.createObjectURL(new Blob([PROXY_WORKER_SOURCE], { type: 'text/javascript' }));
-  let worker: Worker;
-  try {
-    worker = new Worker(url);
-  } catch (error) {
-    throw new Error(`a worker could not be created from a blob URL (${(error as Error).message}); a Content-Security-Policy may forbid worker-src blob:`);
-  }
-  worker.onmessage = (e) => onReply(e.data as ProxyReply);
-  worker.onerror = (e) => onError(e.message || 'the worker script failed (a Content-Security-Policy may forbid worker-src blob:)');
-  return {
-    post: (m, t) => worker.postMessage(m, t),
-    ref: () => undefined,
-    unref: () => undefined,
-    terminate: () => {
-      worker.terminate();
-      URL.revokeObjectURL(url);
-    },
-  };
 }

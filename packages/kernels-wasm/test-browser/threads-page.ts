@@ -29,8 +29,8 @@ const H = 40;
 const T = 9;
 const B = 5;
 
-/** One forward of a fused layer over the whole sequence: output, then h_n (and c_n). */
-function forward(be: WasmBackend, mode: RecurrentMode, seed: number): number[] {
+/** The weights and inputs of one layer, the same for a seed on every thread and path. */
+function layerInputs(mode: RecurrentMode, seed: number) {
   const g = new Generator(seed);
   const rand = (n: number) => Float32Array.from({ length: n }, () => g.uniform() - 0.5);
   const G = mode === 'lstm' ? 4 : 3;
@@ -45,9 +45,12 @@ function forward(be: WasmBackend, mode: RecurrentMode, seed: number): number[] {
     biasHh: rand(G * H),
     weightHr: null,
   };
-  const x = rand(T * B * I);
-  const h0 = rand(B * H);
-  const c0 = mode === 'lstm' ? rand(B * H) : null;
+  return { weights, x: rand(T * B * I), h0: rand(B * H), c0: mode === 'lstm' ? rand(B * H) : null };
+}
+
+/** One forward of a fused layer over the whole sequence: output, then h_n (and c_n). */
+function forward(be: WasmBackend, mode: RecurrentMode, seed: number): number[] {
+  const { weights, x, h0, c0 } = layerInputs(mode, seed);
   const out = new Float32Array(T * B * H);
   const hN = new Float32Array(B * H);
   const cN = mode === 'lstm' ? new Float32Array(B * H) : null;
@@ -58,27 +61,14 @@ function forward(be: WasmBackend, mode: RecurrentMode, seed: number): number[] {
 
 /** `forward` through the backend's asynchronous members: on a page's main thread, in recur's worker. */
 async function forwardAsync(be: WasmBackend, mode: RecurrentMode, seed: number): Promise<number[]> {
-  const g = new Generator(seed);
-  const rand = (n: number) => Float32Array.from({ length: n }, () => g.uniform() - 0.5);
-  const G = mode === 'lstm' ? 4 : 3;
-  const weights = {
-    mode,
-    inputSize: I,
-    hiddenSize: H,
-    projSize: 0,
-    weightIh: rand(G * H * I),
-    weightHh: rand(G * H * H),
-    biasIh: rand(G * H),
-    biasHh: rand(G * H),
-    weightHr: null,
-  };
-  const x = be.upload!(rand(T * B * I));
-  const h0 = be.upload!(rand(B * H));
-  const c0 = mode === 'lstm' ? be.upload!(rand(B * H)) : null;
+  const inputs = layerInputs(mode, seed);
+  const x = be.upload!(inputs.x);
+  const h0 = be.upload!(inputs.h0);
+  const c0 = inputs.c0 ? be.upload!(inputs.c0) : null;
   const out = be.allocate!(T * B * H);
   const hN = be.allocate!(B * H);
   const cN = mode === 'lstm' ? be.allocate!(B * H) : null;
-  const prepared = be.prepareWeights(weights);
+  const prepared = be.prepareWeights(inputs.weights);
   await be.layerAsync!({ weights: prepared, x, seqLen: T, batch: B, h0, c0, out, outOffset: 0, outStride: H, hN, cN }, be.createWorkspace());
   return [...(await out.read()), ...(await hN.read()), ...(cN ? await cN.read() : [])];
 }
