@@ -143,8 +143,16 @@ describe('playground', () => {
       await page.locator('#run-button').click();
       await expect.poll(() => page.locator('#run-status').getAttribute('data-backend'), { timeout: 30_000 }).toBe(backend);
       expect(await page.locator('#run-status').textContent()).toMatch(new RegExp(`forward on ${backend}: [0-9.]+ ms`));
-      // The small default model's layer calls stay on one thread (the cost model); js has no threads.
-      expect(await page.locator('#run-status').getAttribute('data-threads')).toBe(backend === 'wasm' ? '1' : null);
+      // js has no threads. On wasm the status names the threads the forward ran on, and its attribute
+      // agrees: whether this tiny bidirectional model's direction pairs run side by side is the cost
+      // model's call on the machine's measured timings (it sits near the boundary), so neither count is
+      // asserted here; kernels-wasm's tests pin the cost model with calls far from the boundary.
+      const ran = await page.locator('#run-status').getAttribute('data-threads');
+      if (backend === 'js') expect(ran).toBeNull();
+      else {
+        const text = (await page.locator('#run-status').textContent()) ?? '';
+        expect(ran).toBe(/on 1 (of \d+ )?thread/.test(text) ? '1' : String(threads));
+      }
       expect(await page.locator("#identities li[data-identity='forward']").getAttribute('class')).toBe('ok');
       expect(await page.locator("#identities li[data-identity='reverse']").getAttribute('class')).toBe('ok');
     }
