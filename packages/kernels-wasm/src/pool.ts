@@ -182,13 +182,17 @@ export class ThreadPool {
               pool.broken ??= reason;
               pool.abortRunning();
             };
-            startWorker(WORKER_SOURCE, onMessage, onError).then((w) => {
-              // The pool gave up meanwhile (another worker failed, or the time ran out).
-              if (pool.broken) return w.terminate();
-              worker = w;
-              pool.#workers.push(w);
-              w.post({ module, memory, ctl, tid, spins: IDLE_SPINS });
-            }, reject);
+            // Rejects on a failure to start the worker, or to post it the kernels (a memory that is not
+            // shared cannot be sent).
+            startWorker(WORKER_SOURCE, onMessage, onError)
+              .then((w) => {
+                // The pool gave up meanwhile (another worker failed, or the time ran out).
+                if (pool.broken) return w.terminate();
+                worker = w;
+                pool.#workers.push(w);
+                w.post({ module, memory, ctl, tid, spins: IDLE_SPINS });
+              })
+              .catch(reject);
           }),
         );
       }
