@@ -52,6 +52,11 @@ export class WasmPreparedWeights implements PreparedWeights {
   readonly bhn: number;
   /** The weights as given, in PyTorch's layout (packed again, untransposed, by the backward pass). */
   readonly source: RecurrentWeights;
+  /**
+   * The cost model's last decision for these weights (WasmRuntime.threadsFor), reused for calls of the
+   * same sizes: threads, rows, steps, and the calls since it was worked out (modulo 256).
+   */
+  readonly split = { nt: 1, rows: -1, seqLen: -1, uses: 0 };
   private ptrs: number[];
 
   constructor(
@@ -272,8 +277,22 @@ export class WasmRuntime {
    * when H (and an LSTM projection's P) is a multiple of 8, the input projection's always.
    */
   private threadsFor(args: LayerArgs, w: WasmPreparedWeights, rows: number): number {
-    this.lastThreads = this.splitOver(args, w, rows);
-    return this.lastThreads;
+    // The decision is kept on the weights and reused for calls of the same sizes (a streamed frame asks
+    // on every step), worked out again every 256th call so a remeasure can still change it. A reuse
+    // compares small integers only: the cost model's floating-point arithmetic allocates a number per
+    // operation until V8 optimises it, which a loaded machine can put off for seconds (96 bytes a
+    // frame measured), and a clock reading it does not inline allocates too.
+    const m = w.split;
+    m.uses = (m.uses + 1) & 255;
+    const stale = m.nt > 1 && (this.pool === null || this.pool.broken !== null);
+    if (m.uses === 0 || m.rows !== rows || m.seqLen !== args.seqLen || stale) {
+      m.nt = this.splitOver(args, w, rows);
+      m.rows = rows;
+      m.seqLen = args.seqLen;
+      m.uses = 0;
+    }
+    this.lastThreads = m.nt;
+    return m.nt;
   }
 
   private splitOver(args: LayerArgs, w: WasmPreparedWeights, rows: number): number {
@@ -363,7 +382,11 @@ export class WasmRuntime {
 
   /** One direction of one layer over a sequence, for every mode. */
   layer(args: LayerArgs, workspace: Workspace): void {
-    const { w, ws, rows } = this.begin('layer', args, workspace);
+    // begin() returns the rows alone (an object would be allocated per streamed frame wherever V8 does
+    // not inline it) and has checked that the weights and workspace are this runtime's.
+    const rows = this.begin('layer', args, workspace);
+    const w = args.weights as WasmPreparedWeights;
+    const ws = workspace as WasmWorkspace;
     const nt = this.threadsFor(args, w, rows);
     this.writeDesc(this.desc, args, w, ws, rows, nt, this.ctl);
     if (nt > 1) {
@@ -392,16 +415,18 @@ export class WasmRuntime {
       for (const c of calls) this.layer(c.args, c.workspace);
       return;
     }
-    const first = this.begin('layers', a.args, a.workspace);
-    const second = this.begin('layers', b.args, b.workspace);
+    const rowsA = this.begin('layers', a.args, a.workspace);
+    const rowsB = this.begin('layers', b.args, b.workspace);
+    const [wA, wsA] = [a.args.weights as WasmPreparedWeights, a.workspace as WasmWorkspace];
+    const [wB, wsB] = [b.args.weights as WasmPreparedWeights, b.workspace as WasmWorkspace];
     const n0 = Math.ceil(pool.size / 2);
-    this.writeDesc(this.desc, a.args, first.w, first.ws, first.rows, n0, this.ctl);
-    this.writeDesc(this.desc2, b.args, second.w, second.ws, second.rows, pool.size - n0, this.ctl2);
+    this.writeDesc(this.desc, a.args, wA, wsA, rowsA, n0, this.ctl);
+    this.writeDesc(this.desc2, b.args, wB, wsB, rowsB, pool.size - n0, this.ctl2);
     this.threadedCalls += 2;
     this.lastThreads = pool.size;
     pool.runTeams(this.desc, this.desc2, n0);
-    this.end(a.args, first.w, first.ws);
-    this.end(b.args, second.w, second.ws);
+    this.end(a.args, wA, wsA);
+    this.end(b.args, wB, wsB);
   }
 
   /** A pair runs side by side when one call's work outweighs the cost of publishing it (no barriers). */
@@ -417,7 +442,7 @@ export class WasmRuntime {
   }
 
   /** Checks a call and copies its inputs into the workspace's block. */
-  private begin(where: string, args: LayerArgs, workspace: Workspace): { w: WasmPreparedWeights; ws: WasmWorkspace; rows: number } {
+  private begin(where: string, args: LayerArgs, workspace: Workspace): number {
     this.checkOwner(where, args?.weights, workspace);
     const rows = checkLayerArgs(args, workspace, this.backendName);
     const w = args.weights;
@@ -428,7 +453,7 @@ export class WasmRuntime {
     ws.rows = rows;
     ws.savedFor = null;
     this.copyIn(args, w, ws);
-    return { w, ws, rows };
+    return rows;
   }
 
   /** Fills the descriptor at `at` for one call on `nt` threads whose barrier lives at `ctl`. */
