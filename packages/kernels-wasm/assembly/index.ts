@@ -3,4 +3,4 @@
 export { gemm, packB, packedSize } from './gemm';
 export { runLayer } from './layers';
 export { layerBackward } from './backward';
-export { spinBarriers } from './threads';
+export { setSpins, spinBarriers } from './threads';

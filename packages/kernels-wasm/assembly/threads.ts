@@ -18,6 +18,23 @@ export const CTL_SLEEPERS: usize = 192;
 
 /** Spins before a waiting thread goes to sleep: a step of work is microseconds, a wake-up tens of them. */
 const SPINS: i32 = 1 << 16;
+/** The least a thread spins once spinning stopped paying. */
+const MIN_SPINS: i32 = 1 << 6;
+/** The most this thread spins (`setSpins`: fewer in a pool with more threads than cores). */
+let maxSpins: i32 = SPINS;
+/**
+ * This thread's spins before it sleeps (globals: each thread has its own instance). Halved each time
+ * a barrier had to sleep anyway, doubled each time spinning caught the release: when the thread being
+ * waited for is not running (more threads than free cores), spinning 2^16 times for it (about 100 µs)
+ * at every step only keeps it off the core longer; with a core each, spinning always pays.
+ */
+let spinLimit: i32 = SPINS;
+
+/** Sets this thread's most spins at a barrier (at least 64): the pool's choice for its thread count. */
+export function setSpins(spins: i32): void {
+  maxSpins = max(spins, MIN_SPINS);
+  spinLimit = maxSpins;
+}
 /** Sleeps of 1 ms in a row after which a barrier gives up (a thread died): 10 s. */
 const MAX_SLEEPS: i32 = 10_000;
 
@@ -38,7 +55,8 @@ export function barrier(ctl: usize, nt: i32): bool {
       let sleeps = 0;
       while (atomic.load<i32>(ctl + CTL_GEN) == gen) {
         if (atomic.load<i32>(ctl + CTL_ABORT) != 0) return false;
-        if (++spins < SPINS) continue;
+        if (++spins < spinLimit) continue;
+        if (sleeps == 0 && spinLimit > MIN_SPINS) spinLimit >>= 1;
         // Announce the sleep before checking once more (the releaser reads SLEEPERS after bumping GEN,
         // and wait32 returns at once if GEN moved meanwhile), then sleep 1 ms at most.
         atomic.add<i32>(ctl + CTL_SLEEPERS, 1);
@@ -49,6 +67,7 @@ export function barrier(ctl: usize, nt: i32): bool {
           return false;
         }
       }
+      if (sleeps == 0 && spinLimit < maxSpins) spinLimit <<= 1;
     }
     return atomic.load<i32>(ctl + CTL_ABORT) == 0;
   }

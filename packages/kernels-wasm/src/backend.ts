@@ -116,7 +116,9 @@ export interface WasmBackendOptions {
   /**
    * Threads the kernels may run on, the calling thread included: a positive integer. Default: the
    * machine's cores, at most 4. 1 is the single-threaded backend. Results are bit-identical for every
-   * count; where threads cannot run, the backend runs on one and `backendStatus()` says why.
+   * count; where threads cannot run, the backend runs on one and `backendStatus()` says why. More
+   * threads than cores work, but slowly: every time step waits for a thread that may not be running,
+   * so such a pool sleeps instead of spinning while it waits.
    */
   threads?: number;
   /**

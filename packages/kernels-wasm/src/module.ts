@@ -30,6 +30,8 @@ export interface KernelExports {
   runLayer(desc: number, tid: number): number;
   /** `rounds` barriers among `nt` threads (the pool's start-up measurement); the rounds completed. */
   spinBarriers(ctl: number, nt: number, rounds: number): number;
+  /** This thread's most spins at a barrier before it sleeps (at least 64). */
+  setSpins(spins: number): void;
   /** Gradients of one layer direction from the reserve; `desc` holds the buffers' offsets (assembly/backward.ts). */
   layerBackward(mode: number, T: number, B: number, rows: number, I: number, H: number, P: number, reverse: boolean, desc: number): void;
 }

@@ -10,7 +10,7 @@
 // path or bundler configuration is involved, and are unref'd in Node so a script exits by itself.
 
 import { BackendError } from '@recur/core-tensor';
-import { type ScriptWorker, startWorker, withTimeout } from './env.js';
+import { type ScriptWorker, coreCount, startWorker, withTimeout } from './env.js';
 import type { KernelExports } from './module.js';
 import type { WasmRuntime } from './runtime.js';
 
@@ -59,10 +59,11 @@ const START_TIMEOUT_MS = 15_000;
  */
 const WORKER_SOURCE = `'use strict';
 let post;
-const serve = ({ module, memory, ctl, tid, spins }) => {
+const serve = ({ module, memory, ctl, tid, spins, barrierSpins }) => {
   let k;
   try {
     k = new WebAssembly.Instance(module, { env: { memory } }).exports;
+    k.setSpins(barrierSpins);
   } catch (e) {
     post({ failed: String(e && e.message || e) });
     return;
@@ -126,8 +127,16 @@ export interface PoolTimings {
   callNs: number;
 }
 
-/** Spins of an idle worker before it sleeps: roughly a millisecond, so streamed frames find it awake. */
-const IDLE_SPINS = 1 << 19;
+/**
+ * How long threads spin before they sleep, as loop iterations: an idle worker waiting for the next call
+ * (roughly a millisecond, so streamed frames find it awake), a thread at a barrier inside a call (the
+ * kernels' own adaptive limit starts here) and the caller joining the workers at the end of a call.
+ * A pool with more threads than the machine has cores spins hardly at all: the thread being waited
+ * for is then often not running, and a spinning thread keeps it off the core (3 threads on 2 cores
+ * spinning like 2 made a streamed frame take milliseconds instead of microseconds).
+ */
+const SPINS = { idle: 1 << 19, barrier: 1 << 16, join: 1 << 14 };
+const OVERSUBSCRIBED_SPINS = { idle: 1 << 8, barrier: 1 << 6, join: 1 << 8 };
 
 export class ThreadPool {
   /** Non-null once the pool cannot be used: the reason, in words a user can act on. */
@@ -144,6 +153,8 @@ export class ThreadPool {
     readonly memory: WebAssembly.Memory,
     readonly ctl: number,
     private readonly kernels: KernelExports,
+    /** Loop iterations before a wait (SPINS, or OVERSUBSCRIBED_SPINS with more threads than cores). */
+    readonly spins: { idle: number; barrier: number; join: number },
   ) {
     this.#w = new Int32Array(memory.buffer, ctl, CONTROL_BYTES / 4);
     this.#w2 = new Int32Array(memory.buffer, ctl + CONTROL_BYTES, CONTROL_BYTES / 4);
@@ -160,8 +171,10 @@ export class ThreadPool {
     memory: WebAssembly.Memory,
     ctl: number,
     kernels: KernelExports,
+    cores: number,
   ): Promise<ThreadPool> {
-    const pool = new ThreadPool(size, memory, ctl, kernels);
+    const pool = new ThreadPool(size, memory, ctl, kernels, size > cores ? OVERSUBSCRIBED_SPINS : SPINS);
+    kernels.setSpins(pool.spins.barrier);
     try {
       const started: Array<Promise<void>> = [];
       for (let tid = 1; tid < size; tid++) {
@@ -190,7 +203,7 @@ export class ThreadPool {
                 if (pool.broken) return w.terminate();
                 worker = w;
                 pool.#workers.push(w);
-                w.post({ module, memory, ctl, tid, spins: IDLE_SPINS });
+                w.post({ module, memory, ctl, tid, spins: pool.spins.idle, barrierSpins: pool.spins.barrier });
               })
               .catch(reject);
           }),
@@ -245,18 +258,13 @@ export class ThreadPool {
   /** When the timings were last measured (performance.now()). */
   measuredAt = 0;
 
-  /** Asks to remeasure since the clock was last read (modulo 256). */
-  #asks = 0;
-
   /**
    * Measures again (about 0.5 ms) if the last measurement is over a second old: the cost model calls
    * this before keeping a call that nearly pays on one thread, so a busy moment at start-up does not
-   * turn threads off for good. The clock is read once in 256 asks: a streamed frame asks on every
-   * step, and a clock reading that V8 does not inline allocates a number (16 bytes a frame).
+   * turn threads off for good.
    */
   remeasure(): boolean {
-    this.#asks = (this.#asks + 1) & 255;
-    if (this.#asks !== 0 || this.broken || performance.now() - this.measuredAt < 1000) return false;
+    if (this.broken || performance.now() - this.measuredAt < 1000) return false;
     this.measure(20, 3);
     return true;
   }
@@ -320,14 +328,14 @@ export class ThreadPool {
     const w = this.#w;
     const workers = this.size - 1;
     let spins = 0;
-    let deadline = 0;
+    // Sleeps of 1 ms at most, counted instead of timed (a clock reading allocates in a streamed frame):
+    // a wait returns early only when a worker finished, at most `workers` times a call.
+    let sleeps = 0;
     for (;;) {
       const done = Atomics.load(w, DONE);
       if (done >= workers) return true;
-      if (++spins < 1 << 14) continue;
-      if (this.broken) return false;
-      deadline ||= performance.now() + CALL_TIMEOUT_MS;
-      if (performance.now() > deadline) return false;
+      if (++spins < this.spins.join) continue;
+      if (this.broken || ++sleeps > CALL_TIMEOUT_MS + workers) return false;
       Atomics.store(w, CALLER_SLEEPING, 1);
       Atomics.wait(w, DONE, done, 1);
       Atomics.store(w, CALLER_SLEEPING, 0);
@@ -385,7 +393,7 @@ export async function startThreads(
   gemmRate: number,
   keep: () => boolean,
 ): Promise<number> {
-  const pool = await ThreadPool.start(size, module, runtime.memory, runtime.ctl, runtime.kernels);
+  const pool = await ThreadPool.start(size, module, runtime.memory, runtime.ctl, runtime.kernels, await coreCount());
   if (!keep()) {
     pool.dispose();
     return gemmRate;

@@ -123,7 +123,7 @@ describe('failures', () => {
     const memory = createMemory(true);
     const kernels = await instantiateKernels(memory, 'simd128', true);
     const ctl = 1024;
-    const pool = await ThreadPool.start(2, kernels.module, memory, ctl, kernels.exports);
+    const pool = await ThreadPool.start(2, kernels.module, memory, ctl, kernels.exports, 2);
     try {
       const desc = ctl + 2 * CONTROL_BYTES; // after the pool's two control blocks
       const i32 = new Int32Array(memory.buffer);
@@ -147,7 +147,7 @@ describe('failures', () => {
   it('measures its costs again (at most once a second) when a busy start-up made them look expensive', async () => {
     const memory = createMemory(true);
     const kernels = await instantiateKernels(memory, 'simd128', true);
-    const pool = await ThreadPool.start(2, kernels.module, memory, 1024, kernels.exports);
+    const pool = await ThreadPool.start(2, kernels.module, memory, 1024, kernels.exports, 2);
     try {
       pool.timings = { barrierNs: 1e9, callNs: 1e9 };
       pool.measuredAt = performance.now() - 2000;
@@ -163,7 +163,7 @@ describe('failures', () => {
   it('a pool that cannot start rejects with the reason instead of hanging', async () => {
     const memory = createMemory(false);
     const kernels = await instantiateKernels(memory, 'simd128', false);
-    await expect(ThreadPool.start(2, kernels.module, memory, 1024, kernels.exports)).rejects.toThrow();
+    await expect(ThreadPool.start(2, kernels.module, memory, 1024, kernels.exports, 2)).rejects.toThrow();
   });
 
   it('after dispose() the backend runs on one thread and says why', () => {
