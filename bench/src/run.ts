@@ -82,8 +82,15 @@ const perRound = new Map<string, Cell[]>();
 const gemmSizes = quick ? '256' : '256,512,1024';
 /** GEMM micro-benchmark cells of every round (run at the end of each round, so spread over the run). */
 const gemmRounds: GemmCell[][] = [];
+/** What two cores gave at the start and the end of each round (machine.ts), when threads are measured. */
+const machineChecks: Array<{ round: number; capacity: number; alone: number }> = [];
+const checkMachine = (round: number) => {
+  for (const line of child('machine.ts', [])) machineChecks.push({ round, ...(JSON.parse(line) as { machine: { capacity: number; alone: number } }).machine });
+};
+const threaded = runners.some((r) => r.includes('-2t'));
 for (let round = 0; round < rounds; round++) {
   if (rounds > 1) console.log(`round ${round + 1} of ${rounds}`);
+  if (threaded) checkMachine(round);
   for (const r of roundOrder(runners, round)) {
     for (const line of child('runner.ts', [r, workloads.join(',')])) {
       const c = JSON.parse(line) as Cell;
@@ -91,6 +98,7 @@ for (let round = 0; round < rounds; round++) {
       perRound.set(key, [...(perRound.get(key) ?? []), c]);
     }
   }
+  if (threaded) checkMachine(round);
   console.log('GEMM micro-benchmark');
   const gemmOfRound = child('gemm.ts', [gemmSizes]).map((l) => JSON.parse(l) as GemmCell);
   // The relaxed-SIMD build's kernel too, in a process with V8's flag (see extraFlags).
@@ -190,6 +198,19 @@ if (scalingPairs.length > 0) {
     scalingLines.push(`| ${multi} / ${single} | ${row.join(' | ')} |`);
   }
   scalingLines.push('');
+  if (machineChecks.length > 0) {
+    const perRound = Array.from({ length: rounds }, (_, r) =>
+      machineChecks
+        .filter((m) => m.round === r)
+        .map((m) => `${m.capacity.toFixed(2)}×`)
+        .join(' → '),
+    );
+    scalingLines.push(
+      `What two cores of this machine gave, at the start → end of each round (two independent single-threaded wasm GEMM loops in two processes at once, over one alone; no recur threading; \`src/machine.ts\`): ${perRound.map((p, r) => `round ${r + 1}: ${p}`).join('; ')}. ` +
+        'No 2-thread speed-up measured in a round can exceed its figure.',
+      '',
+    );
+  }
 }
 
 const targets: Target[] = [];
@@ -303,6 +324,7 @@ const report = [
   '```',
   ...cells.map((c) => JSON.stringify(c)),
   ...gemm.map((g) => JSON.stringify({ gemm: g })),
+  ...machineChecks.map((m) => JSON.stringify({ machine: m })),
   ...memory.map((m) => JSON.stringify({ memory: m })),
   '```',
   '',
