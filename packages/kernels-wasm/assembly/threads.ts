@@ -18,22 +18,20 @@ export const CTL_SLEEPERS: usize = 192;
 
 /** Spins before a waiting thread goes to sleep: a step of work is microseconds, a wake-up tens of them. */
 const SPINS: i32 = 1 << 16;
-/** The least a thread spins once spinning stopped paying. */
+/** The least a thread may be set to spin. */
 const MIN_SPINS: i32 = 1 << 6;
-/** The most this thread spins (`setSpins`: fewer in a pool with more threads than cores). */
-let maxSpins: i32 = SPINS;
 /**
- * This thread's spins before it sleeps (globals: each thread has its own instance). Halved each time
- * a barrier had to sleep anyway, doubled each time spinning caught the release: when the thread being
- * waited for is not running (more threads than free cores), spinning 2^16 times for it (about 100 µs)
- * at every step only keeps it off the core longer; with a core each, spinning always pays.
+ * This thread's spins before it sleeps (a global: each thread has its own instance). The pool sets it
+ * (`setSpins`): fewer where it has more threads than cores, since the thread being waited for is then
+ * often not running and spinning only keeps it off the core longer. It does not adapt by itself: a
+ * limit that halved after each sleep fell to a few spins on a noisy machine and then slept at nearly
+ * every step of a streamed sequence (3-4 ms instead of 1.1 for the bench's stream on 2 threads).
  */
 let spinLimit: i32 = SPINS;
 
 /** Sets this thread's most spins at a barrier (at least 64): the pool's choice for its thread count. */
 export function setSpins(spins: i32): void {
-  maxSpins = max(spins, MIN_SPINS);
-  spinLimit = maxSpins;
+  spinLimit = max(spins, MIN_SPINS);
 }
 /** Sleeps of 1 ms in a row after which a barrier gives up (a thread died): 10 s. */
 const MAX_SLEEPS: i32 = 10_000;
@@ -56,7 +54,6 @@ export function barrier(ctl: usize, nt: i32): bool {
       while (atomic.load<i32>(ctl + CTL_GEN) == gen) {
         if (atomic.load<i32>(ctl + CTL_ABORT) != 0) return false;
         if (++spins < spinLimit) continue;
-        if (sleeps == 0 && spinLimit > MIN_SPINS) spinLimit >>= 1;
         // Announce the sleep before checking once more (the releaser reads SLEEPERS after bumping GEN,
         // and wait32 returns at once if GEN moved meanwhile), then sleep 1 ms at most.
         atomic.add<i32>(ctl + CTL_SLEEPERS, 1);
@@ -67,7 +64,6 @@ export function barrier(ctl: usize, nt: i32): bool {
           return false;
         }
       }
-      if (sleeps == 0 && spinLimit < maxSpins) spinLimit <<= 1;
     }
     return atomic.load<i32>(ctl + CTL_ABORT) == 0;
   }
