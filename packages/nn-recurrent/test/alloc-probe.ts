@@ -1,6 +1,6 @@
 // Measures the bytes a streaming step allocates, in a plain Node process (vitest's module transform
 // adds accessors of its own to every imported binding, which would be counted too). Prints JSON.
-// Usage: node --conditions=@recur/source --import tsx test/alloc-probe.ts <RNN|LSTM|GRU> <backend>
+// Usage: node --conditions=@recur/source --import tsx test/alloc-probe.ts <RNN|LSTM|GRU> <backend> [steps per window]
 
 import { getHeapSpaceStatistics } from 'node:v8';
 import { registerBackend, setBackend } from '@recur/core-tensor';
@@ -17,7 +17,7 @@ async function main(kind: string, backend: string): Promise<void> {
   const stream = module.stream();
   const frame = new Float32Array(8).fill(0.1);
   for (let i = 0; i < 5000; i++) stream.step(frame);
-  const steps = 20_000;
+  const steps = Number(process.argv[4] ?? 20_000);
   // The loop is synchronous, so young-generation growth is what it allocates, unless a scavenge
   // emptied it meanwhile (used space drops: that window is discarded). V8's own background work can
   // add a few bytes to a window, so the least of the windows is reported. On a loaded machine the

@@ -2,9 +2,10 @@
 // (pack then pad is the identity; whole = chunks = frames) and the zero-allocation frame path.
 
 import '@recur/conformance';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Tensor, randn, setBackend, tensor, zeros } from '@recur/core-tensor';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,8 @@ import {
 } from '../src/index.js';
 import { BACKENDS } from './backends.js';
 import { at } from './helpers.js';
+
+const execFileAsync = promisify(execFile);
 
 describe('packing utilities', () => {
   const x = tensor([
@@ -216,7 +219,7 @@ describe.each(BACKENDS.map((b) => b.name))('packed modules and streams on %s', (
     // over it (Atomics.wait, which allocates a little, and about 0.2 ms a frame): a degraded mode, not
     // the steady state this measures, so such a backend is left out where it would be oversubscribed.
     const threads = (BACKENDS.find((b) => b.name === backend) as { threadInfo?: () => { requested: number } }).threadInfo?.().requested ?? 1;
-    it.skipIf(threads > availableParallelism()).each(['LSTM', 'GRU', 'RNN'])('the per-frame path of %s allocates nothing in steady state', (kind) => {
+    it.skipIf(threads > availableParallelism()).each(['LSTM', 'GRU', 'RNN'])('the per-frame path of %s allocates nothing in steady state', async (kind) => {
       const probe = fileURLToPath(new URL('./alloc-probe.ts', import.meta.url));
       // The wasm backends' JavaScript around the kernels must allocate nothing even where V8 does not
       // inline it: on a loaded machine the optimizing compiler sometimes did not inline runtime.ts's
@@ -224,7 +227,12 @@ describe.each(BACKENDS.map((b) => b.name))('packed modules and streams on %s', (
       // are measured with inlining off, which makes that case certain. The js backend's kernels are
       // small functions returning numbers (sigmoid, a GEMM row), free only once inlined, as V8 does.
       const flags = backend === 'js' ? [] : ['--no-turbo-inlining'];
-      const stdout = execFileSync(process.execPath, [...flags, '--conditions=@recur/source', '--import', 'tsx', probe, kind, backend], {
+      // Frames split over threads wait at a barrier every step, which a machine busy with other test
+      // processes makes slow (30 s a probe in CI): those take windows of 5,000 frames (any per-frame
+      // allocation is still thousands of bytes a window). The probe runs asynchronously, so this
+      // worker keeps answering vitest meanwhile.
+      const steps = threads > 1 ? 5000 : 20_000;
+      const { stdout } = await execFileAsync(process.execPath, [...flags, '--conditions=@recur/source', '--import', 'tsx', probe, kind, backend, String(steps)], {
         encoding: 'utf8',
       });
       const { bytesPerStep } = JSON.parse(stdout.trim().split('\n').pop()!) as { bytesPerStep: number };
