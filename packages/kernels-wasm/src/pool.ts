@@ -129,8 +129,8 @@ export interface PoolTimings {
 
 /**
  * How long threads spin before they sleep, as loop iterations: an idle worker waiting for the next call
- * (roughly a millisecond, so streamed frames find it awake), a thread at a barrier inside a call (the
- * kernels' own adaptive limit starts here) and the caller joining the workers at the end of a call.
+ * (roughly a millisecond, so streamed frames find it awake), a thread at a barrier inside a call (set
+ * in each thread's kernels with setSpins) and the caller joining the workers at the end of a call.
  * A pool with more threads than the machine has cores spins hardly at all: the thread being waited
  * for is then often not running, and a spinning thread keeps it off the core (3 threads on 2 cores
  * spinning like 2 made a streamed frame take milliseconds instead of microseconds).
@@ -138,7 +138,11 @@ export interface PoolTimings {
 const SPINS = { idle: 1 << 19, barrier: 1 << 16, join: 1 << 14 };
 const OVERSUBSCRIBED_SPINS = { idle: 1 << 8, barrier: 1 << 6, join: 1 << 8 };
 
+let pools = 0;
+
 export class ThreadPool {
+  /** This pool's number (from 1), which outlives no reference to it (WasmPreparedWeights.split). */
+  readonly id = ++pools;
   /** Non-null once the pool cannot be used: the reason, in words a user can act on. */
   broken: string | null = null;
   timings: PoolTimings = { barrierNs: 0, callNs: 0 };

@@ -54,9 +54,9 @@ export class WasmPreparedWeights implements PreparedWeights {
   readonly source: RecurrentWeights;
   /**
    * The cost model's last decision for these weights (WasmRuntime.threadsFor), reused for calls of the
-   * same sizes: threads, rows, steps, and the calls since it was worked out (modulo 256).
+   * same sizes: threads, rows, steps, the calls since it was worked out (modulo 256) and the pool's number.
    */
-  readonly split = { nt: 1, rows: -1, seqLen: -1, uses: 0 };
+  readonly split = { nt: 1, rows: -1, seqLen: -1, uses: 0, pool: 0 };
   private ptrs: number[];
 
   constructor(
@@ -284,11 +284,15 @@ export class WasmRuntime {
     // frame measured), and a clock reading it does not inline allocates too.
     const m = w.split;
     m.uses = (m.uses + 1) & 255;
-    const stale = m.nt > 1 && (this.pool === null || this.pool.broken !== null);
+    // Worked out again too when the pool came, went or broke since.
+    // (By the pool's number: a reference from the weights would keep a dropped pool's memory alive.)
+    const pool = this.pool === null ? 0 : this.pool.id;
+    const stale = m.pool !== pool || (m.nt > 1 && this.pool !== null && this.pool.broken !== null);
     if (m.uses === 0 || m.rows !== rows || m.seqLen !== args.seqLen || stale) {
       m.nt = this.splitOver(args, w, rows);
       m.rows = rows;
       m.seqLen = args.seqLen;
+      m.pool = pool;
       m.uses = 0;
     }
     this.lastThreads = m.nt;
