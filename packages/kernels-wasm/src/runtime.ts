@@ -54,9 +54,10 @@ export class WasmPreparedWeights implements PreparedWeights {
   readonly source: RecurrentWeights;
   /**
    * The cost model's last decision for these weights (WasmRuntime.threadsFor), reused for calls of the
-   * same sizes: threads, rows, steps, the calls since it was worked out (modulo 256) and the pool's number.
+   * same sizes: threads, rows, steps, the calls since it was worked out and how many calls it holds for,
+   * and the pool's number.
    */
-  readonly split = { nt: 1, rows: -1, seqLen: -1, uses: 0, pool: 0 };
+  readonly split = { nt: 1, rows: -1, seqLen: -1, uses: 0, every: 1, pool: 0 };
   private ptrs: number[];
 
   constructor(
@@ -278,22 +279,23 @@ export class WasmRuntime {
    */
   private threadsFor(args: LayerArgs, w: WasmPreparedWeights, rows: number): number {
     // The decision is kept on the weights and reused for calls of the same sizes (a streamed frame asks
-    // on every step), worked out again every 256th call so a remeasure can still change it. A reuse
-    // compares small integers only: the cost model's floating-point arithmetic allocates a number per
-    // operation until V8 optimises it, which a loaded machine can put off for seconds (96 bytes a
-    // frame measured), and a clock reading it does not inline allocates too.
+    // on every step), and worked out again after about a millisecond of work (every call for a large
+    // one, so a remeasure can change it at once; at most every 256th for small ones). A reuse compares
+    // small integers only: the cost model's floating-point arithmetic allocates a number per operation
+    // until V8 optimises it, which a loaded machine can put off for seconds (96 bytes a frame
+    // measured), and a clock reading it does not inline allocates too.
     const m = w.split;
-    m.uses = (m.uses + 1) & 255;
     // Worked out again too when the pool came, went or broke since.
     // (By the pool's number: a reference from the weights would keep a dropped pool's memory alive.)
     const pool = this.pool === null ? 0 : this.pool.id;
     const stale = m.pool !== pool || (m.nt > 1 && this.pool !== null && this.pool.broken !== null);
-    if (m.uses === 0 || m.rows !== rows || m.seqLen !== args.seqLen || stale) {
+    if (++m.uses >= m.every || m.rows !== rows || m.seqLen !== args.seqLen || stale) {
       m.nt = this.splitOver(args, w, rows);
       m.rows = rows;
       m.seqLen = args.seqLen;
       m.pool = pool;
       m.uses = 0;
+      m.every = Math.max(1, Math.min(256, Math.floor(1e6 / Math.max(this.oneThreadNs(w, rows), 1))));
     }
     this.lastThreads = m.nt;
     return m.nt;
@@ -317,7 +319,7 @@ export class WasmRuntime {
     let cost = pool.timings.callNs + barriers * pool.timings.barrierNs;
     if (saved > 1.2 * cost) return nt;
     // Close to paying, or much work: the start-up timings may have caught a busy moment; measure again
-    // (at most once a second) before keeping it on one thread. Nothing here allocates (streamed frames).
+    // (at most once a second) before keeping it on one thread.
     if ((saved > 0.1 * cost || saved > 1e5) && pool.remeasure()) {
       cost = pool.timings.callNs + barriers * pool.timings.barrierNs;
       if (saved > 1.2 * cost) return nt;
@@ -439,10 +441,14 @@ export class WasmRuntime {
     if (this.alwaysSplit) return true;
     const w = args.weights as WasmPreparedWeights;
     if (!(w instanceof WasmPreparedWeights) || this.flopsPerNs === 0) return false;
-    const G = gateCount(w.mode);
     const rows = args.batchSizes ? args.x.length / Math.max(w.inputSize, 1) : args.seqLen * args.batch;
-    const flops = 2 * rows * G * w.hiddenSize * (w.inputSize + w.outputSize);
-    return flops / this.flopsPerNs > 1.2 * pool.timings.callNs;
+    return this.oneThreadNs(w, rows) > 1.2 * pool.timings.callNs;
+  }
+
+  /** One thread's time for a call of `rows` input rows (both GEMMs), by the measured rate; 0 unmeasured. */
+  private oneThreadNs(w: WasmPreparedWeights, rows: number): number {
+    if (this.flopsPerNs === 0) return 0;
+    return (2 * rows * gateCount(w.mode) * w.hiddenSize * (w.inputSize + w.outputSize)) / this.flopsPerNs;
   }
 
   /** Checks a call and copies its inputs into the workspace's block. */

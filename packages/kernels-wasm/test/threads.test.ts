@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWasmBackend, threadsUnavailableReason } from '../src/index.js';
 import { createMemory } from '../src/env.js';
 import { instantiateKernels } from '../src/module.js';
-import { CONTROL_BYTES, ThreadPool } from '../src/pool.js';
+import { CONTROL_BYTES, ThreadPool, startThreads } from '../src/pool.js';
+import { WasmRuntime } from '../src/runtime.js';
 
 // 'always' splits every call, however small, so the suite exercises the split, not the cost model.
 const one = createWasmBackend({ name: 'wasm-1t', threads: 1 });
@@ -157,6 +158,50 @@ describe('failures', () => {
       expect(pool.remeasure()).toBe(false);
     } finally {
       pool.dispose();
+    }
+  });
+
+  it('works the decision for a large call out again on every call, so a remeasure counts at once', async () => {
+    const memory = createMemory(true);
+    const kernels = await instantiateKernels(memory, 'simd128', true);
+    const runtime = new WasmRuntime(kernels.exports, memory, 'wasm-decisions');
+    await startThreads(runtime, kernels.module, 2, 'auto', 0, () => true);
+    try {
+      const g = new Generator(13);
+      const prepared = runtime.prepare(randomWeights(g, 'lstm', 32, 64));
+      const workspace = runtime.createWorkspace();
+      const T = 20;
+      const B = 64;
+      const args = {
+        weights: prepared,
+        x: Float32Array.from({ length: T * B * 32 }, () => g.normal()),
+        seqLen: T,
+        batch: B,
+        h0: null,
+        c0: null,
+        out: new Float32Array(T * B * 64),
+        outOffset: 0,
+        outStride: 64,
+        hN: new Float32Array(B * 64),
+        cN: new Float32Array(B * 64),
+        reverse: false,
+        batchSizes: null,
+      };
+      const pool = runtime.pool!;
+      const measured = { ...pool.timings };
+      // A busy start-up: every call looks too expensive to split, and was measured just now.
+      pool.timings = { barrierNs: 1e9, callNs: 1e9 };
+      pool.measuredAt = performance.now();
+      runtime.layer(args, workspace);
+      expect(runtime.lastThreads).toBe(1);
+      // The same weights and sizes right after the costs came down: the call splits at once.
+      pool.timings = measured;
+      runtime.layer(args, workspace);
+      expect(runtime.lastThreads).toBe(2);
+      workspace.dispose();
+      prepared.dispose();
+    } finally {
+      runtime.drop();
     }
   });
 
