@@ -13,6 +13,12 @@
 // bit-identical for any thread count. When H (or the projection's P) is not a multiple of 8, thread 0
 // owns the whole step and the others only help with the projection.
 //
+// Uneven cores: with work queues (descriptor slot SCHED, threads.ts) the projection's row chunks and a
+// step's 8-unit blocks are each thread's own tasks first, and a thread done with its own takes tasks
+// from the back of the others' queues, so a core the machine slows down (a busy sibling hyperthread, a
+// little core, another process) does fewer of them instead of holding every step up. Any thread may
+// run any block: its gate columns, c and h columns are that block's alone, so the bits do not change.
+//
 // Padded layout: step t has B rows at t*B. Packed layout (batchSizes != 0): step t has batchSizes[t]
 // rows, stored one step after another. Pointers are byte offsets; the JS side owns every buffer and
 // passes their offsets in a descriptor (slots below); nothing here allocates and no state outlives
@@ -21,7 +27,7 @@
 import { relu4, reluScalar, sigmoid4, sigmoidScalar, tanh4, tanhScalar } from './activations';
 import { gemm } from './gemm';
 import { num, roundUp8, slot } from './desc';
-import { barrier, partStart } from './threads';
+import { barrier, partStart, queueFill, takeBack, takeFront } from './threads';
 
 // Descriptor slots (i32; pointers are byte offsets, 0 = absent).
 const MODE = 0; // 0 lstm, 1 gru, 2 rnn_tanh, 3 rnn_relu
@@ -53,6 +59,48 @@ const ACTS = 25; // training reserve: [rows, 4H] or 0
 const CS = 26; // training reserve: LSTM c per row [rows, H] or 0
 const HS = 27; // training reserve: h per row [rows, P] or 0
 const HFULLS = 28; // training reserve: LSTM h before projection [rows, H] or 0
+const SCHED = 29; // the call's work queues (4 lines of 64 bytes per thread, below) or 0: fixed shares only
+const SCHED_ROWS = 30; // the least rows a step needs for its blocks to be shared out through the queues
+const SCHED_FLAGS = 31; // 1: a thread takes the others' tasks before its own (tests: every path runs)
+
+/** Queue `set` of thread `tid`: 0 the projection's, 1 and 2 the steps' (even, odd); 3 counts its takings. */
+// @ts-ignore: decorator
+@inline
+function queueOf(sched: usize, set: i32, tid: i32, nt: i32): usize {
+  return sched + (<usize>(set * nt + tid) << 6);
+}
+
+/** Rows per projection task: 64, more where the rows would make over 4096 tasks. */
+// @ts-ignore: decorator
+@inline
+function projChunk(rows: i32): i32 {
+  return 64 * max(1, (rows + 64 * 4096 - 1) / (64 * 4096));
+}
+
+/** True where a call's projection and steps go through the work queues (else each thread does its share). */
+// @ts-ignore: decorator
+@inline
+function sharesWork(d: usize, nt: i32, H: i32): bool {
+  return nt > 1 && slot(d, SCHED) != 0 && (H & 7) == 0 && slot(d, WHR) == 0 && H < (1 << 19);
+}
+
+/**
+ * Fills the work queues of the call described at `d` before its threads start (the calling thread runs
+ * this): every thread's projection chunks and first step's blocks, and a zero count of tasks taken.
+ */
+export function queuesInit(d: usize): void {
+  const nt = num(d, NT);
+  const H = num(d, H_);
+  if (!sharesWork(d, nt, H)) return;
+  const sched = slot(d, SCHED);
+  const rows = num(d, ROWS);
+  const chunk = projChunk(rows);
+  for (let tid = 0; tid < nt; tid++) {
+    queueFill(queueOf(sched, 0, tid, nt), (rows + chunk - 1) / chunk);
+    queueFill(queueOf(sched, 1, tid, nt), (ownStart(H, tid + 1, nt) - ownStart(H, tid, nt)) >> 3);
+    store<i32>(queueOf(sched, 3, tid, nt), 0);
+  }
+}
 
 /**
  * Start of thread `tid`'s share of `n` columns that are split in blocks of 8 (end: the share of
@@ -72,7 +120,11 @@ function ownStart(n: i32, tid: i32, nt: i32): i32 {
  * what this thread wrote (it stays in this core's caches); otherwise its 8-column panels, or its 4-row
  * blocks when there are too few panels to share (a small hidden size) and enough rows.
  */
-function project(rows: i32, inputSize: i32, G: i32, H: i32, gh8: i32, x: usize, wih: usize, bias: usize, gx: usize, tid: i32, nt: i32): void {
+function project(d: usize, rows: i32, inputSize: i32, G: i32, H: i32, gh8: i32, x: usize, wih: usize, bias: usize, gx: usize, tid: i32, nt: i32): void {
+  if (sharesWork(d, nt, H)) {
+    projectShared(d, rows, inputSize, G, H, gh8, x, wih, bias, gx, tid, nt);
+    return;
+  }
   if (nt > 1 && (H & 7) == 0) {
     const j0 = ownStart(H, tid, nt);
     const j1 = ownStart(H, tid + 1, nt);
@@ -91,6 +143,40 @@ function project(rows: i32, inputSize: i32, G: i32, H: i32, gh8: i32, x: usize, 
     }
   }
   projectColumns(rows, inputSize, gh8, c0, c1, r0, r1, x, wih, bias, gx);
+}
+
+/**
+ * The projection through the work queues: a task is a chunk of rows of one thread's gate columns (those
+ * of the units it owns in the steps). This thread's own chunks first, then the others' from their back.
+ */
+function projectShared(d: usize, rows: i32, inputSize: i32, G: i32, H: i32, gh8: i32, x: usize, wih: usize, bias: usize, gx: usize, tid: i32, nt: i32): void {
+  const sched = slot(d, SCHED);
+  const chunk = projChunk(rows);
+  const othersFirst = num(d, SCHED_FLAGS) & 1;
+  let taken = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    if ((pass == 0) != (othersFirst != 0)) {
+      const q = queueOf(sched, 0, tid, nt);
+      const j0 = ownStart(H, tid, nt);
+      const j1 = ownStart(H, tid + 1, nt);
+      for (let c = takeFront(q); c >= 0; c = takeFront(q)) {
+        for (let g = 0; g < G; g++) projectColumns(rows, inputSize, gh8, g * H + j0, g * H + j1, c * chunk, min(rows, (c + 1) * chunk), x, wih, bias, gx);
+      }
+    } else {
+      for (let v = 1; v < nt; v++) {
+        const other = tid + v < nt ? tid + v : tid + v - nt;
+        const q = queueOf(sched, 0, other, nt);
+        const j0 = ownStart(H, other, nt);
+        const j1 = ownStart(H, other + 1, nt);
+        for (let c = takeBack(q); c >= 0; c = takeBack(q)) {
+          for (let g = 0; g < G; g++) projectColumns(rows, inputSize, gh8, g * H + j0, g * H + j1, c * chunk, min(rows, (c + 1) * chunk), x, wih, bias, gx);
+          taken++;
+        }
+      }
+    }
+  }
+  const count = queueOf(sched, 3, tid, nt);
+  store<i32>(count, load<i32>(count) + taken);
 }
 
 /** Rows [r0, r1) and columns [c0, c1) (multiples of 8, or the whole width) of the projection, bias added. */
@@ -158,7 +244,7 @@ export function runLayer(d: usize, tid: i32): bool {
   const G = mode == 0 ? 4 : mode == 1 ? 3 : 1;
   const gh8 = roundUp8(G * H);
   const whr = mode == 0 ? slot(d, WHR) : 0;
-  project(rows, inputSize, G, H, gh8, slot(d, X), slot(d, WIH), slot(d, BIAS), slot(d, GX), tid, nt);
+  project(d, rows, inputSize, G, H, gh8, slot(d, X), slot(d, WIH), slot(d, BIAS), slot(d, GX), tid, nt);
   if (!barrier(ctl, nt)) return false;
   // This thread's units, and its columns of h (the projection's P columns, or its units).
   const j0 = ownStart(H, tid, nt);
@@ -172,6 +258,8 @@ export function runLayer(d: usize, tid: i32): bool {
   const acts = slot(d, ACTS);
   let hCur = slot(d, H0);
   let hNext = slot(d, H1);
+  const shared = sharesWork(d, nt, H);
+  const sharedRows = shared ? max(num(d, SCHED_ROWS), 1) : 0;
   let row = reverse ? rows : 0;
   let nb = 0;
   for (let s = 0; s < T; s++) {
@@ -187,23 +275,76 @@ export function runLayer(d: usize, tid: i32): bool {
       // gains rows, which hold h0 in both).
       if (nb < prev) copyCols(prev - nb, q0, q1, hCur + (<usize>(nb * P) << 2), P, hNext + (<usize>(nb * P) << 2), P);
     }
-    if (mode == 0) {
+    if (whr != 0) {
       lstmStep(d, row, nb, H, P, gh8, j0, j1, whh, gx, hCur, hNext, acts);
-      if (whr != 0 && !barrier(ctl, nt)) return false;
-      if (whr != 0) projectStep(d, row, nb, H, P, j0, j1, q0, q1, hNext);
-    } else if (mode == 1) {
-      gruStep(d, row, nb, H, gh8, j0, j1, whh, gx, hCur, hNext, acts);
+      if (!barrier(ctl, nt)) return false;
+      projectStep(d, row, nb, H, P, j0, j1, q0, q1, hNext);
+      copyCols(nb, q0, q1, hNext, P, out + (<usize>(row * P) << 2), P);
+      if (hs != 0) copyCols(nb, q0, q1, hNext, P, hs + (<usize>(row * P) << 2), P);
+    } else if (shared && nb >= sharedRows) {
+      stepShared(d, mode, row, nb, H, gh8, whh, gx, hCur, hNext, acts, out, hs, queueOf(slot(d, SCHED), 1 + (s & 1), 0, nt), tid, nt);
     } else {
-      rnnStep(row, nb, H, gh8, j0, j1, mode == 3, whh, gx, hCur, hNext);
+      unitsStep(d, mode, row, nb, H, gh8, j0, j1, whh, gx, hCur, hNext, acts, out, hs);
     }
-    copyCols(nb, q0, q1, hNext, P, out + (<usize>(row * P) << 2), P);
-    if (hs != 0) copyCols(nb, q0, q1, hNext, P, hs + (<usize>(row * P) << 2), P);
+    // This thread's blocks of the next step, in the queues the step before this one used (every task
+    // of those was taken before the last barrier, and no thread reads them before the next).
+    if (shared) queueFill(queueOf(slot(d, SCHED), 1 + ((s + 1) & 1), tid, nt), (j1 - j0) >> 3);
     const swap = hCur;
     hCur = hNext;
     hNext = swap;
     if (!barrier(ctl, nt)) return false;
   }
   return true;
+}
+
+/**
+ * One step of units [j0, j1) without an LSTM projection (where h's columns are the units): the gates,
+ * the cell update, and h copied to the output (and the training reserve).
+ */
+function unitsStep(
+  d: usize, mode: i32, row: i32, nb: i32, H: i32, gh8: i32, j0: i32, j1: i32,
+  whh: usize, gx: usize, hCur: usize, hNext: usize, acts: usize, out: usize, hs: usize,
+): void {
+  if (mode == 0) lstmStep(d, row, nb, H, H, gh8, j0, j1, whh, gx, hCur, hNext, acts);
+  else if (mode == 1) gruStep(d, row, nb, H, gh8, j0, j1, whh, gx, hCur, hNext, acts);
+  else rnnStep(row, nb, H, gh8, j0, j1, mode == 3, whh, gx, hCur, hNext);
+  copyCols(nb, j0, j1, hNext, H, out + (<usize>(row * H) << 2), H);
+  if (hs != 0) copyCols(nb, j0, j1, hNext, H, hs + (<usize>(row * H) << 2), H);
+}
+
+/**
+ * One step through the work queues (`queues`: thread 0's queue of this step's set): this thread's
+ * 8-unit blocks from the front of its queue, then the others' from their back.
+ */
+function stepShared(
+  d: usize, mode: i32, row: i32, nb: i32, H: i32, gh8: i32,
+  whh: usize, gx: usize, hCur: usize, hNext: usize, acts: usize, out: usize, hs: usize, queues: usize, tid: i32, nt: i32,
+): void {
+  const othersFirst = num(d, SCHED_FLAGS) & 1;
+  let taken = 0;
+  for (let pass = 0; pass < 2; pass++) {
+    if ((pass == 0) != (othersFirst != 0)) {
+      const q = queues + (<usize>tid << 6);
+      const j0 = ownStart(H, tid, nt);
+      for (let b = takeFront(q); b >= 0; b = takeFront(q)) {
+        unitsStep(d, mode, row, nb, H, gh8, j0 + 8 * b, j0 + 8 * b + 8, whh, gx, hCur, hNext, acts, out, hs);
+      }
+    } else {
+      for (let v = 1; v < nt; v++) {
+        const other = tid + v < nt ? tid + v : tid + v - nt;
+        const q = queues + (<usize>other << 6);
+        const j0 = ownStart(H, other, nt);
+        for (let b = takeBack(q); b >= 0; b = takeBack(q)) {
+          unitsStep(d, mode, row, nb, H, gh8, j0 + 8 * b, j0 + 8 * b + 8, whh, gx, hCur, hNext, acts, out, hs);
+          taken++;
+        }
+      }
+    }
+  }
+  if (taken > 0) {
+    const count = queueOf(slot(d, SCHED), 3, tid, nt);
+    store<i32>(count, load<i32>(count) + taken);
+  }
 }
 
 /** LSTM (gates i, f, g, o) for units [j0, j1): c in place, h into hNext (or hfull with a projection). */

@@ -77,6 +77,55 @@ export function partStart(n: i32, tid: i32, nt: i32): i32 {
   return <i32>((<i64>n * tid) / nt);
 }
 
+// Work queues: where threads share a phase's work dynamically (layers.ts), each thread owns a queue of
+// its share's tasks (blocks of 8 hidden units, or chunks of rows of its projection columns) in one i32,
+// on its own 64-byte line: the next task in the low 16 bits, the end in the high 16. The owner takes
+// tasks from the front; a thread done with its own takes the others' from the back. Which thread runs a
+// task never changes what it computes (each output element has one owner per phase and is summed in
+// the same order), so the bits stay the same; a thread the machine slows down just does fewer tasks.
+
+/** A queue holding tasks [0, n). */
+// @ts-ignore: decorator
+@inline
+export function queueFill(q: usize, n: i32): void {
+  if (ASC_FEATURE_THREADS) atomic.store<i32>(q, n << 16);
+  else store<i32>(q, n << 16);
+}
+
+/** The next task from the front of queue `q` (its owner), or -1 once it is empty. */
+export function takeFront(q: usize): i32 {
+  if (ASC_FEATURE_THREADS) {
+    for (;;) {
+      const v = atomic.load<i32>(q);
+      const front = v & 0xffff;
+      if (front >= (v >>> 16)) return -1;
+      if (atomic.cmpxchg<i32>(q, v, v + 1) == v) return front;
+    }
+  }
+  const v = load<i32>(q);
+  const front = v & 0xffff;
+  if (front >= (v >>> 16)) return -1;
+  store<i32>(q, v + 1);
+  return front;
+}
+
+/** The last task from the back of queue `q` (another thread helping its owner), or -1 once it is empty. */
+export function takeBack(q: usize): i32 {
+  if (ASC_FEATURE_THREADS) {
+    for (;;) {
+      const v = atomic.load<i32>(q);
+      const end = v >>> 16;
+      if ((v & 0xffff) >= end) return -1;
+      if (atomic.cmpxchg<i32>(q, v, v - 0x10000) == v) return end - 1;
+    }
+  }
+  const v = load<i32>(q);
+  const end = v >>> 16;
+  if ((v & 0xffff) >= end) return -1;
+  store<i32>(q, v - 0x10000);
+  return end - 1;
+}
+
 /** Barrier rounds of a call, for the cost model and the tests: one per step, plus the projection's. */
 export function spinBarriers(ctl: usize, nt: i32, rounds: i32): i32 {
   for (let i = 0; i < rounds; i++) if (!barrier(ctl, nt)) return i;

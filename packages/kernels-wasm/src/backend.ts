@@ -45,6 +45,11 @@ export interface WasmThreadInfo {
   /** Layer calls run on several threads, and on the calling thread alone. */
   threadedCalls: number;
   singleCalls: number;
+  /**
+   * Tasks (8 hidden units of a step, or rows of the input projection) one thread took over from
+   * another's share because it was done with its own first: how much a slower core was helped.
+   */
+  tasksMoved: number;
   /** Start-up measurements of the cost model: one barrier, one empty call, and one thread's GEMM rate. */
   barrierNs: number;
   callNs: number;
@@ -124,7 +129,7 @@ export interface WasmBackendOptions {
   /**
    * 'auto' (default): a call runs on several threads only where the work they take off this thread
    * outweighs the cost of the barriers, per the measurements at start-up. 'always' splits every call
-   * (for tests and for measuring the split itself).
+   * and moves as much work between threads as it can (for tests: every path of the split runs; slower).
    */
   split?: 'auto' | 'always';
   /**
@@ -354,6 +359,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       lastCall: r?.lastThreads ?? 1,
       threadedCalls: r?.threadedCalls ?? 0,
       singleCalls: r?.singleCalls ?? 0,
+      tasksMoved: r?.tasksMoved ?? 0,
       barrierNs: pool?.timings.barrierNs ?? 0,
       callNs: pool?.timings.callNs ?? 0,
       gflops: r ? r.flopsPerNs : 0,

@@ -28,6 +28,8 @@ export interface KernelExports {
    * assembly/layers.ts). Returns 0 if the call was aborted because another thread failed.
    */
   runLayer(desc: number, tid: number): number;
+  /** Fills the work queues of the call described at `desc` before its threads start (assembly/layers.ts). */
+  queuesInit(desc: number): void;
   /** `rounds` barriers among `nt` threads (the pool's start-up measurement); the rounds completed. */
   spinBarriers(ctl: number, nt: number, rounds: number): number;
   /** This thread's most spins at a barrier before it sleeps (at least 64). */

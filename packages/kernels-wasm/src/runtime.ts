@@ -141,10 +141,25 @@ export class WasmPreparedWeights implements PreparedWeights {
   }
 }
 
-/** Bytes of a layer call's descriptor: 29 i32 slots (assembly/layers.ts). */
+/**
+ * Where the work queues of threaded calls live, in the first page (which the module's statics leave
+ * empty: it has no data segment): 4 lines of 64 bytes per thread for each of the two teams of a pair,
+ * at most 64 threads: 32 KiB, below the descriptors.
+ */
+const QUEUES_AT = 16 * 1024;
+
+/** Bytes of a layer call's descriptor: 32 i32 slots (assembly/layers.ts). */
 const DESC_BYTES = 128;
 /** Where the descriptor and then the control block live: high in the first page, far above the statics. */
 const DESC_AT = 60 * 1024;
+
+/**
+ * The least rows a step needs for its 8-unit blocks to be shared out through the work queues: below,
+ * a block is too little work for the exchange (a streamed frame keeps each thread to its fixed share).
+ */
+const SHARED_ROWS = 4;
+/** A pair of bidirectional calls runs one after the other on every thread from this step time per thread. */
+const STEP_NS_SHARED = 20_000;
 
 /** Outputs of at least this many floats are copied out of wasm memory with one `set`. */
 const BULK_COPY = 4096;
@@ -252,6 +267,15 @@ export class WasmRuntime {
   alwaysSplit = false;
   /** Threads the last layer call ran on. */
   lastThreads = 1;
+  /**
+   * The work queues of a threaded call (assembly/layers.ts): 4 lines of 64 bytes per thread of the pool,
+   * the first team's, then the second's of a pair.
+   */
+  readonly queues = QUEUES_AT;
+  /** False: every thread does exactly its fixed share (measurements of the queues' worth). */
+  shareWork = true;
+  /** Tasks (8-unit blocks of a step, chunks of the projection) a thread took from another's share. */
+  tasksMoved = 0;
 
   #memory: WebAssembly.Memory | null;
 
@@ -394,10 +418,11 @@ export class WasmRuntime {
     const w = args.weights as WasmPreparedWeights;
     const ws = workspace as WasmWorkspace;
     const nt = this.threadsFor(args, w, rows);
-    this.writeDesc(this.desc, args, w, ws, rows, nt, this.ctl);
+    this.writeDesc(this.desc, args, w, ws, rows, nt, this.ctl, this.queues);
     if (nt > 1) {
       this.threadedCalls++;
       this.pool!.runLayer(this.desc, nt);
+      this.countMoved(this.queues, nt);
     } else {
       this.singleCalls++;
       this.kernels.runLayer(this.desc, 0);
@@ -417,7 +442,7 @@ export class WasmRuntime {
       throw new BackendError(`${this.backendName}.layers: the calls need a workspace each (a workspace serves one call at a time)`);
     }
     const [a, b] = calls;
-    if (calls.length !== 2 || !a || !b || !pool || pool.broken || pool.size < 2 || !this.pairPays(a.args)) {
+    if (calls.length !== 2 || !a || !b || !pool || pool.broken || pool.size < 2 || !this.pairPays(a.args) || this.sharesSteps(a.args)) {
       for (const c of calls) this.layer(c.args, c.workspace);
       return;
     }
@@ -426,13 +451,37 @@ export class WasmRuntime {
     const [wA, wsA] = [a.args.weights as WasmPreparedWeights, a.workspace as WasmWorkspace];
     const [wB, wsB] = [b.args.weights as WasmPreparedWeights, b.workspace as WasmWorkspace];
     const n0 = Math.ceil(pool.size / 2);
-    this.writeDesc(this.desc, a.args, wA, wsA, rowsA, n0, this.ctl);
-    this.writeDesc(this.desc2, b.args, wB, wsB, rowsB, pool.size - n0, this.ctl2);
+    const queues2 = this.queues + pool.size * 4 * 64;
+    this.writeDesc(this.desc, a.args, wA, wsA, rowsA, n0, this.ctl, this.queues);
+    this.writeDesc(this.desc2, b.args, wB, wsB, rowsB, pool.size - n0, this.ctl2, queues2);
     this.threadedCalls += 2;
     this.lastThreads = pool.size;
     pool.runTeams(this.desc, this.desc2, n0);
+    this.countMoved(this.queues, n0);
+    this.countMoved(queues2, pool.size - n0);
     this.end(a.args, wA, wsA);
     this.end(b.args, wB, wsB);
+  }
+
+  /**
+   * True where the calls of a pair run better one after the other, each on every thread: where their
+   * steps share 8-unit blocks through the work queues (H a multiple of 8, no LSTM projection, at least
+   * SHARED_ROWS rows a step) and a step is long enough (STEP_NS_SHARED per thread) that its barrier and
+   * the exchange at its end cost little. Side by side, a direction would wait on its team's slowest core.
+   */
+  private sharesSteps(args: LayerArgs): boolean {
+    const w = args.weights as WasmPreparedWeights;
+    if (!(w instanceof WasmPreparedWeights) || this.flopsPerNs === 0 || w.hiddenSize % 8 !== 0 || w.whr !== 0) return false;
+    const rows = args.batchSizes ? (args.batchSizes[0] ?? 0) : args.batch;
+    if (rows < SHARED_ROWS) return false;
+    const stepNs = (2 * rows * gateCount(w.mode) * w.hiddenSize * w.outputSize) / this.flopsPerNs;
+    return stepNs / this.pool!.size >= STEP_NS_SHARED;
+  }
+
+  /** Adds the tasks moved between the threads of the call just run (queue set 3 of each thread). */
+  private countMoved(queues: number, nt: number): void {
+    const i32 = this.heap.i32;
+    for (let t = 0; t < nt; t++) this.tasksMoved += i32[(queues + (3 * nt + t) * 64) >> 2]!;
   }
 
   /** A pair runs side by side when one call's work outweighs the cost of publishing it (no barriers). */
@@ -466,8 +515,11 @@ export class WasmRuntime {
     return rows;
   }
 
-  /** Fills the descriptor at `at` for one call on `nt` threads whose barrier lives at `ctl`. */
-  private writeDesc(at: number, args: LayerArgs, w: WasmPreparedWeights, ws: WasmWorkspace, rows: number, nt: number, ctl: number): void {
+  /**
+   * Fills the descriptor at `at` for one call on `nt` threads whose barrier lives at `ctl`, and, for a
+   * threaded call, its work queues at `queues`.
+   */
+  private writeDesc(at: number, args: LayerArgs, w: WasmPreparedWeights, ws: WasmWorkspace, rows: number, nt: number, ctl: number, queues: number): void {
     const L = ws.layout;
     const d = at >> 2;
     const i32 = this.heap.i32;
@@ -502,6 +554,11 @@ export class WasmRuntime {
     i32[d + 26] = L.cs;
     i32[d + 27] = L.hs;
     i32[d + 28] = L.hfulls;
+    // 'always' (tests) shares even one-row steps and takes the others' tasks first: every path runs.
+    i32[d + 29] = this.shareWork ? queues : 0;
+    i32[d + 30] = this.alwaysSplit ? 1 : SHARED_ROWS;
+    i32[d + 31] = this.alwaysSplit ? 1 : 0;
+    if (nt > 1) this.kernels.queuesInit(at);
   }
 
   /** Copies the results out; a training call's block goes to JavaScript memory until its backward. */

@@ -92,6 +92,33 @@ describe('bit-identical for every thread count', () => {
   }
 });
 
+describe('work queues: a thread done with its share takes over the rest of another', () => {
+  it("moved tasks in the cases above ('always' takes the others' tasks first), with the same bits", () => {
+    // Every case with H a multiple of 8 and no projection ran its projection chunks and 8-unit blocks
+    // through the queues, each thread starting at the back of the others'.
+    expect(two.threadInfo().tasksMoved).toBeGreaterThan(0);
+    expect(three.threadInfo().tasksMoved).toBeGreaterThan(0);
+  });
+
+  for (const mode of ['lstm', 'gru', 'rnn_tanh'] as const) {
+    it(`${mode}: a batched call split by the cost model gives the bits of one thread`, () => {
+      const g = new Generator(mode.length * 5);
+      const w = randomWeights(g, mode, 48, 128);
+      const T = 12;
+      const B = 24;
+      const x = Float32Array.from({ length: T * B * 48 }, () => g.normal());
+      const base = runFused(one, w, x, T, B);
+      for (let i = 0; i < 3; i++) {
+        const r = runFused(auto, w, x, T, B);
+        expect(auto.threadInfo().lastCall).toBe(2);
+        expect(Buffer.from(r.out.buffer).equals(Buffer.from(base.out.buffer))).toBe(true);
+        expect(Buffer.from(r.hN.buffer).equals(Buffer.from(base.hN.buffer))).toBe(true);
+        if (base.cN) expect(Buffer.from(r.cN!.buffer).equals(Buffer.from(base.cN.buffer))).toBe(true);
+      }
+    });
+  }
+});
+
 describe('a memory that grows between calls', () => {
   it('is seen by every thread: a call that grows it by megabytes stays bit-identical', () => {
     const g = new Generator(12);

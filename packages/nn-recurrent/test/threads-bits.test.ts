@@ -1,5 +1,6 @@
 // Threads change where the work runs, not the numbers: every PyTorch fixture gives the same bits on
-// two and three threads (every call split, see backends.ts) as on one thread of the same kernel build.
+// two and three threads (every call split, see backends.ts) as on one thread of the same kernel build,
+// including where threads take over each other's hidden units and projection rows (work queues).
 
 import { type Tensor, registerBackend, setBackend } from '@recur/core-tensor';
 import { createWasmBackend } from '@recur/kernels-wasm';
@@ -33,11 +34,14 @@ describe.each([
 
   it('the threaded backend did split the calls over its threads', async () => {
     const b = (await import('./backends.js')).BACKENDS.find((x) => x.name === threaded) as unknown as {
-      threadInfo(): { active: number; threadedCalls: number; singleCalls: number };
+      threadInfo(): { active: number; threadedCalls: number; singleCalls: number; tasksMoved: number };
     };
     const info = b.threadInfo();
     expect(info.active).toBeGreaterThan(1);
     expect(info.threadedCalls).toBeGreaterThan(0);
     expect(info.singleCalls).toBe(0);
+    // The fixtures with H a multiple of 8 (8 and 16) shared their work through the queues, and 'always'
+    // makes each thread take the others' tasks first.
+    expect(info.tasksMoved).toBeGreaterThan(0);
   });
 });
