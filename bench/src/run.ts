@@ -1,9 +1,11 @@
-// `pnpm bench`: every recur backend and every peer on the same workloads, each runner in its own
-// process, one after another (never competing for the cores). Prints the tables and writes them, with
-// the raw JSON lines, the machine and the versions, to bench/results/.
+// `pnpm bench`: every recur backend and every peer on the same workloads, each cell (a runner on a
+// workload) in its own process, one after another (never competing for the cores), workload by
+// workload: the cells a ratio compares run within seconds of each other, not minutes apart, so a
+// noisy machine's drift lands on both sides of it. Prints the tables and writes them, with the raw
+// JSON lines, the machine and the versions, to bench/results/.
 // Flags: --quick (a subset in under a minute), --memory (the full 10,000-call memory soak),
-//        --rounds=N (run every runner N times, interleaved, in a rotated order each round: a noisy
-//        machine's drift then lands on every runner alike; cells report the median of the rounds),
+//        --rounds=N (run every cell N times, interleaved, the runners in a rotated order each round: a
+//        noisy machine's drift then lands on every runner alike; cells report the median of the rounds),
 //        --runners=a,b  --workloads=x,y
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -74,7 +76,7 @@ function child(script: string, scriptArgs: string[], nodeFlags = extraFlags(scri
 
 const started = Date.now();
 console.log(
-  `recur bench${quick ? ' (quick)' : ''}: ${runners.length} runners x ${workloads.length} workloads, one process each` +
+  `recur bench${quick ? ' (quick)' : ''}: ${runners.length} runners x ${workloads.length} workloads, one process per cell, workload by workload` +
     `${rounds > 1 ? `, ${rounds} interleaved rounds` : ''}\n`,
 );
 /** Cells of every round, by `runner|workload`, in round order. */
@@ -91,11 +93,16 @@ const threaded = runners.some((r) => r.includes('-2t'));
 for (let round = 0; round < rounds; round++) {
   if (rounds > 1) console.log(`round ${round + 1} of ${rounds}`);
   if (threaded) checkMachine(round);
-  for (const r of roundOrder(runners, round)) {
-    for (const line of child('runner.ts', [r, workloads.join(',')])) {
-      const c = JSON.parse(line) as Cell;
-      const key = `${c.runner}|${c.workload}`;
-      perRound.set(key, [...(perRound.get(key) ?? []), c]);
+  /** Each runner's GFLOP/s on its last timed workload of this round (runner.ts skips hopeless cells by it). */
+  const lastRate = new Map<string, number>();
+  for (const w of WORKLOADS.filter((x) => workloads.includes(x.id))) {
+    for (const r of roundOrder(runners, round)) {
+      for (const line of child('runner.ts', [r, w.id, String(lastRate.get(r) ?? 0)])) {
+        const c = JSON.parse(line) as Cell;
+        if (c.gflops && !WORKLOADS.find((x) => x.id === c.workload)?.train) lastRate.set(r, c.gflops);
+        const key = `${c.runner}|${c.workload}`;
+        perRound.set(key, [...(perRound.get(key) ?? []), c]);
+      }
     }
   }
   if (threaded) checkMachine(round);

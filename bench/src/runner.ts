@@ -1,7 +1,7 @@
 // One runner in its own process: prepares each workload (outside the timer), checks its output against
 // recur js (a training workload: its losses, see training.ts), times warm-up plus at least 10 runs and
 // one second of runs, and prints one JSON line per cell.
-// Usage: runner.ts <runner> <workload,...>
+// Usage: runner.ts <runner> <workload,...> [GFLOP/s of this runner on a workload before, to skip hopeless cells]
 
 import { performance } from 'node:perf_hooks';
 import { brainRunner } from './runners/brain.js';
@@ -141,10 +141,10 @@ async function measureTraining(runner: Runner, base: Pick<Cell, 'runner' | 'work
 }
 
 async function main(): Promise<void> {
-  const [runnerName, list] = process.argv.slice(2);
+  const [runnerName, list, rateBefore] = process.argv.slice(2);
   if (!runnerName || !RUNNERS[runnerName]) throw new Error(`unknown runner ${runnerName}; one of ${Object.keys(RUNNERS).join(', ')}`);
   const ids = (list ?? '').split(',').filter(Boolean);
-  let throughput = 0; // GFLOP/s of the last measured cell, to skip hopeless ones
+  let throughput = Number(rateBefore ?? 0) || 0; // GFLOP/s of the last measured cell, to skip hopeless ones
   for (const w of WORKLOADS.filter((x) => ids.includes(x.id))) {
     process.stderr.write(`  ${runnerName.padEnd(18)} ${w.id.padEnd(11)} ...`);
     let cell: Cell;
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
         };
       } else {
         cell = await measure(runnerName, w);
-        if (cell.gflops) throughput = cell.gflops;
+        if (cell.gflops && !w.train) throughput = cell.gflops;
       }
     } catch (error) {
       cell = { runner: runnerName, workload: w.id, version: '?', skipped: `failed: ${(error as Error).message.split('\n')[0]}` };
