@@ -14,7 +14,7 @@
 // owns the whole step and the others only help with the projection.
 //
 // Uneven cores: with work queues (descriptor slot SCHED, threads.ts) the projection's row chunks and a
-// step's 8-unit blocks are each thread's own tasks first, and a thread done with its own takes tasks
+// step's blocks of 8 units (16 below 4 rows) are each thread's own tasks first, and a thread done with its own takes tasks
 // from the back of the others' queues, so a core the machine slows down (a busy sibling hyperthread, a
 // little core, another process) does fewer of them instead of holding every step up. Any thread may
 // run any block: its gate columns, c and h columns are that block's alone, so the bits do not change.
@@ -60,8 +60,7 @@ const CS = 26; // training reserve: LSTM c per row [rows, H] or 0
 const HS = 27; // training reserve: h per row [rows, P] or 0
 const HFULLS = 28; // training reserve: LSTM h before projection [rows, H] or 0
 const SCHED = 29; // the call's work queues (4 lines of 64 bytes per thread, below) or 0: fixed shares only
-const SCHED_ROWS = 30; // the least rows a step needs for its blocks to be shared out through the queues
-const SCHED_FLAGS = 31; // 1: a thread takes the others' tasks before its own (tests: every path runs)
+const SCHED_FLAGS = 30; // 1: a thread takes the others' tasks before its own (tests: every path runs)
 
 /** Queue `set` of thread `tid`: 0 the projection's, 1 and 2 the steps' (even, odd); 3 counts its takings. */
 // @ts-ignore: decorator
@@ -85,19 +84,39 @@ function sharesWork(d: usize, nt: i32, H: i32): bool {
 }
 
 /**
+ * 8-unit blocks per task of a step with `nb` rows: two below 4 rows, where the GEMM runs two panels at
+ * once to hide its latency (gemm.ts, kernel1x16), else one.
+ */
+// @ts-ignore: decorator
+@inline
+function taskBlocks(nb: i32): i32 {
+  return nb < 4 ? 2 : 1;
+}
+
+/** Tasks of a step with `nb` rows for a thread owning units [j0, j1). */
+// @ts-ignore: decorator
+@inline
+function stepTasks(j0: i32, j1: i32, nb: i32): i32 {
+  const w = taskBlocks(nb);
+  return (((j1 - j0) >> 3) + w - 1) / w;
+}
+
+/**
  * Fills the work queues of the call described at `d` before its threads start (the calling thread runs
- * this): every thread's projection chunks and first step's blocks, and a zero count of tasks taken.
+ * this): every thread's projection chunks and first step's tasks, and a zero count of tasks taken.
  */
 export function queuesInit(d: usize): void {
   const nt = num(d, NT);
   const H = num(d, H_);
-  if (!sharesWork(d, nt, H)) return;
+  const T = num(d, T_);
+  if (!sharesWork(d, nt, H) || T < 1) return;
   const sched = slot(d, SCHED);
   const rows = num(d, ROWS);
   const chunk = projChunk(rows);
+  const nb = stepRows(num(d, REVERSE) != 0 ? T - 1 : 0, num(d, B_), slot(d, SIZES));
   for (let tid = 0; tid < nt; tid++) {
     queueFill(queueOf(sched, 0, tid, nt), (rows + chunk - 1) / chunk);
-    queueFill(queueOf(sched, 1, tid, nt), (ownStart(H, tid + 1, nt) - ownStart(H, tid, nt)) >> 3);
+    queueFill(queueOf(sched, 1, tid, nt), stepTasks(ownStart(H, tid, nt), ownStart(H, tid + 1, nt), nb));
     store<i32>(queueOf(sched, 3, tid, nt), 0);
   }
 }
@@ -259,7 +278,6 @@ export function runLayer(d: usize, tid: i32): bool {
   let hCur = slot(d, H0);
   let hNext = slot(d, H1);
   const shared = sharesWork(d, nt, H);
-  const sharedRows = shared ? max(num(d, SCHED_ROWS), 1) : 0;
   let row = reverse ? rows : 0;
   let nb = 0;
   for (let s = 0; s < T; s++) {
@@ -281,14 +299,16 @@ export function runLayer(d: usize, tid: i32): bool {
       projectStep(d, row, nb, H, P, j0, j1, q0, q1, hNext);
       copyCols(nb, q0, q1, hNext, P, out + (<usize>(row * P) << 2), P);
       if (hs != 0) copyCols(nb, q0, q1, hNext, P, hs + (<usize>(row * P) << 2), P);
-    } else if (shared && nb >= sharedRows) {
+    } else if (shared) {
       stepShared(d, mode, row, nb, H, gh8, whh, gx, hCur, hNext, acts, out, hs, queueOf(slot(d, SCHED), 1 + (s & 1), 0, nt), tid, nt);
     } else {
       unitsStep(d, mode, row, nb, H, gh8, j0, j1, whh, gx, hCur, hNext, acts, out, hs);
     }
     // This thread's blocks of the next step, in the queues the step before this one used (every task
     // of those was taken before the last barrier, and no thread reads them before the next).
-    if (shared) queueFill(queueOf(slot(d, SCHED), 1 + ((s + 1) & 1), tid, nt), (j1 - j0) >> 3);
+    if (shared && s + 1 < T) {
+      queueFill(queueOf(slot(d, SCHED), 1 + ((s + 1) & 1), tid, nt), stepTasks(j0, j1, stepRows(reverse ? t - 1 : t + 1, B, sizes)));
+    }
     const swap = hCur;
     hCur = hNext;
     hNext = swap;
@@ -314,28 +334,31 @@ function unitsStep(
 
 /**
  * One step through the work queues (`queues`: thread 0's queue of this step's set): this thread's
- * 8-unit blocks from the front of its queue, then the others' from their back.
+ * tasks (8 units, 16 below 4 rows) from the front of its queue, then the others' from their back.
  */
 function stepShared(
   d: usize, mode: i32, row: i32, nb: i32, H: i32, gh8: i32,
   whh: usize, gx: usize, hCur: usize, hNext: usize, acts: usize, out: usize, hs: usize, queues: usize, tid: i32, nt: i32,
 ): void {
   const othersFirst = num(d, SCHED_FLAGS) & 1;
+  const units = 8 * taskBlocks(nb);
   let taken = 0;
   for (let pass = 0; pass < 2; pass++) {
     if ((pass == 0) != (othersFirst != 0)) {
       const q = queues + (<usize>tid << 6);
       const j0 = ownStart(H, tid, nt);
+      const j1 = ownStart(H, tid + 1, nt);
       for (let b = takeFront(q); b >= 0; b = takeFront(q)) {
-        unitsStep(d, mode, row, nb, H, gh8, j0 + 8 * b, j0 + 8 * b + 8, whh, gx, hCur, hNext, acts, out, hs);
+        unitsStep(d, mode, row, nb, H, gh8, j0 + units * b, min(j1, j0 + units * (b + 1)), whh, gx, hCur, hNext, acts, out, hs);
       }
     } else {
       for (let v = 1; v < nt; v++) {
         const other = tid + v < nt ? tid + v : tid + v - nt;
         const q = queues + (<usize>other << 6);
         const j0 = ownStart(H, other, nt);
+        const j1 = ownStart(H, other + 1, nt);
         for (let b = takeBack(q); b >= 0; b = takeBack(q)) {
-          unitsStep(d, mode, row, nb, H, gh8, j0 + 8 * b, j0 + 8 * b + 8, whh, gx, hCur, hNext, acts, out, hs);
+          unitsStep(d, mode, row, nb, H, gh8, j0 + units * b, min(j1, j0 + units * (b + 1)), whh, gx, hCur, hNext, acts, out, hs);
           taken++;
         }
       }

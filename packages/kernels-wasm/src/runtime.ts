@@ -148,16 +148,11 @@ export class WasmPreparedWeights implements PreparedWeights {
  */
 const QUEUES_AT = 16 * 1024;
 
-/** Bytes of a layer call's descriptor: 32 i32 slots (assembly/layers.ts). */
+/** Bytes of a layer call's descriptor: 31 i32 slots (assembly/layers.ts). */
 const DESC_BYTES = 128;
 /** Where the descriptor and then the control block live: high in the first page, far above the statics. */
 const DESC_AT = 60 * 1024;
 
-/**
- * The least rows a step needs for its 8-unit blocks to be shared out through the work queues: below,
- * a block is too little work for the exchange (a streamed frame keeps each thread to its fixed share).
- */
-const SHARED_ROWS = 4;
 /** A pair of bidirectional calls runs one after the other on every thread from this step time per thread. */
 const STEP_NS_SHARED = 20_000;
 
@@ -274,7 +269,7 @@ export class WasmRuntime {
   readonly queues = QUEUES_AT;
   /** False: every thread does exactly its fixed share (measurements of the queues' worth). */
   shareWork = true;
-  /** Tasks (8-unit blocks of a step, chunks of the projection) a thread took from another's share. */
+  /** Tasks (blocks of a step's units, chunks of the projection's rows) a thread took from another's share. */
   tasksMoved = 0;
 
   #memory: WebAssembly.Memory | null;
@@ -465,15 +460,14 @@ export class WasmRuntime {
 
   /**
    * True where the calls of a pair run better one after the other, each on every thread: where their
-   * steps share 8-unit blocks through the work queues (H a multiple of 8, no LSTM projection, at least
-   * SHARED_ROWS rows a step) and a step is long enough (STEP_NS_SHARED per thread) that its barrier and
-   * the exchange at its end cost little. Side by side, a direction would wait on its team's slowest core.
+   * steps share blocks of units through the work queues (H a multiple of 8, no LSTM projection) and a
+   * step is long enough (STEP_NS_SHARED per thread) that its barrier and the exchange at its end cost
+   * little. Side by side, each direction would wait on its team's slowest core.
    */
   private sharesSteps(args: LayerArgs): boolean {
     const w = args.weights as WasmPreparedWeights;
     if (!(w instanceof WasmPreparedWeights) || this.flopsPerNs === 0 || w.hiddenSize % 8 !== 0 || w.whr !== 0) return false;
     const rows = args.batchSizes ? (args.batchSizes[0] ?? 0) : args.batch;
-    if (rows < SHARED_ROWS) return false;
     const stepNs = (2 * rows * gateCount(w.mode) * w.hiddenSize * w.outputSize) / this.flopsPerNs;
     return stepNs / this.pool!.size >= STEP_NS_SHARED;
   }
@@ -554,10 +548,9 @@ export class WasmRuntime {
     i32[d + 26] = L.cs;
     i32[d + 27] = L.hs;
     i32[d + 28] = L.hfulls;
-    // 'always' (tests) shares even one-row steps and takes the others' tasks first: every path runs.
     i32[d + 29] = this.shareWork ? queues : 0;
-    i32[d + 30] = this.alwaysSplit ? 1 : SHARED_ROWS;
-    i32[d + 31] = this.alwaysSplit ? 1 : 0;
+    // 'always' (tests) takes the others' tasks first, so work moves between threads on every call.
+    i32[d + 30] = this.alwaysSplit ? 1 : 0;
     if (nt > 1) this.kernels.queuesInit(at);
   }
 
