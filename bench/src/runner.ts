@@ -8,7 +8,7 @@ import { brainRunner } from './runners/brain.js';
 import { ortRunner } from './runners/ort.js';
 import { recurRunner } from './runners/recur.js';
 import { tfjsRunner } from './runners/tfjs.js';
-import type { Runner } from './runners/types.js';
+import type { Prepared, Runner } from './runners/types.js';
 import { INFERENCE_ONLY, type LossSummary, REFERENCE_STEPS, lossProblem, lossSummary } from './training.js';
 import { WORKLOADS, type Workload, cellFlops } from './workloads.js';
 
@@ -48,6 +48,12 @@ export interface Cell {
   skipped?: string;
   /** Training cells: the losses over the run and how the first ones compare with recur js's. */
   loss?: LossSummary;
+  /**
+   * Threaded recur runners: the same model on 1 thread and on its threads, timed alternately in short
+   * blocks in this process (medians of `pairs` calls a side), so both sides of the scaling ratio see
+   * the same minute.
+   */
+  paired?: { oneMs: number; twoMs: number; pairs: number };
   version: string;
 }
 
@@ -97,6 +103,39 @@ async function timeRuns(run: () => Promise<void> | void, afterFirst?: () => Prom
   return times.sort((a, b) => a - b);
 }
 
+/**
+ * One thread and the runner's threads alternately, in short blocks: after each switch one untimed
+ * call (the other backend's weights have just had the caches), then `block` timed calls, about 100 ms
+ * of work (2 to 20 calls). At least 10 timed calls a side and one second, or what fits in BUDGET_MS
+ * for slow runs (at least 2 a side); medians of each side.
+ */
+async function timePaired(p: Prepared, typicalMs: number): Promise<NonNullable<Cell['paired']>> {
+  const block = Math.max(2, Math.min(20, Math.floor(100 / Math.max(typicalMs, 1e-3))));
+  const one: number[] = [];
+  const two: number[] = [];
+  const blockOn = async (n: 1 | 2, into: number[]) => {
+    await p.useThreads!(n);
+    await p.run();
+    for (let i = 0; i < block; i++) {
+      const s = performance.now();
+      await p.run();
+      into.push(performance.now() - s);
+    }
+  };
+  const start = performance.now();
+  const enough = () => {
+    const ms = performance.now() - start;
+    return (one.length >= 10 && ms >= 1000) || (one.length >= 2 && ms > BUDGET_MS);
+  };
+  while (!enough()) {
+    await blockOn(1, one);
+    await blockOn(2, two);
+  }
+  await p.useThreads!(2);
+  const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { oneMs: med(one), twoMs: med(two), pairs: one.length };
+}
+
 function timed(times: number[], w: Workload) {
   const medianMs = times[Math.floor(times.length / 2)]!;
   return { medianMs, minMs: times[0]!, runs: times.length, gflops: cellFlops(w) / medianMs / 1e6 };
@@ -121,8 +160,9 @@ async function measure(runnerName: string, w: Workload): Promise<Cell> {
       maxAbsErr = maxAbsError(got, expected);
     },
   );
+  const paired = p.useThreads ? await timePaired(p, times[Math.floor(times.length / 2)]!) : undefined;
   p.dispose?.();
-  return { ...base, ...timed(times, w), maxAbsErr, ...(p.note ? { note: p.note } : {}) };
+  return { ...base, ...timed(times, w), maxAbsErr, ...(paired ? { paired } : {}), ...(p.note ? { note: p.note } : {}) };
 }
 
 async function measureTraining(runner: Runner, base: Pick<Cell, 'runner' | 'workload' | 'version'>, w: Workload): Promise<Cell> {

@@ -115,6 +115,10 @@ export function recurRunner(backend: 'js' | 'wasm', frames = false, variant?: 'r
           out = noGrad(() => (m as LSTM).forward(x))[0].values;
         },
         output: async () => out,
+        // The module keeps its weights prepared per backend, so switching costs nothing once both ran.
+        ...(backend === 'wasm' && threads > 1
+          ? { useThreads: async (n: 1 | 2) => void (await setBackend(wasmBackends.get(n === 1 ? 1 : threads)!.name)) }
+          : {}),
         dispose: () => m.dispose(),
       };
     },

@@ -12,6 +12,11 @@ export interface Prepared {
   compare: 'sequence' | 'last';
   /** A note for the table, e.g. why outputs cannot match. */
   note?: string;
+  /**
+   * Threaded recur runners: switches the same model to one thread (1) or back to the runner's threads
+   * (2), outside the timer, so the runner can also time both alternately in one process (runner.ts).
+   */
+  useThreads?(n: 1 | 2): Promise<void>;
   dispose?(): void;
 }
 
