@@ -16,6 +16,13 @@ export function roundOrder(runners: string[], round: number): string[] {
 
 export type CombinedCell = Cell & { spread?: number };
 
+/** The rounds' paired timings (runner.ts, timePaired): the medians of each side's medians, every pair counted. */
+function pairedOfRounds(cs: Cell[]): Pick<Cell, 'paired'> {
+  const ps = cs.flatMap((c) => (c.paired ? [c.paired] : []));
+  if (ps.length === 0) return {};
+  return { paired: { oneMs: median(ps.map((p) => p.oneMs)), twoMs: median(ps.map((p) => p.twoMs)), pairs: ps.reduce((n, p) => n + p.pairs, 0) } };
+}
+
 /**
  * One cell from the rounds of one runner and workload: the median of the rounds' medians, the best
  * min, every run counted, the worst error (training cells: see combineLosses), and `spread` = half the range of the rounds' medians
@@ -38,6 +45,7 @@ export function combineRounds(cs: Cell[]): CombinedCell {
     gflops: first.gflops !== undefined ? (first.gflops * first.medianMs!) / medianMs : undefined,
     maxAbsErr: Math.max(...timed.map((c) => c.maxAbsErr ?? 0)),
     ...(first.loss ? { loss: combineLosses(timed.flatMap((c) => (c.loss ? [c.loss] : []))) } : {}),
+    ...pairedOfRounds(timed),
     ...(timed.length > 1 ? { spread: (Math.max(...medians) - Math.min(...medians)) / 2 / medianMs } : {}),
   };
 }

@@ -41,6 +41,16 @@ describe('bench rounds', () => {
     expect(combineRounds([cell(undefined)]).skipped).toBe('too slow');
   });
 
+  it("combines the rounds' paired timings: each side's median, every pair counted", () => {
+    const c = combineRounds([
+      cell(10, { paired: { oneMs: 20, twoMs: 11, pairs: 10 } }),
+      cell(12, { paired: { oneMs: 30, twoMs: 16, pairs: 12 } }),
+      cell(11, { paired: { oneMs: 22, twoMs: 12, pairs: 10 } }),
+    ]);
+    expect(c.paired).toEqual({ oneMs: 22, twoMs: 12, pairs: 32 });
+    expect(combineRounds([cell(10)]).paired).toBeUndefined();
+  });
+
   it('takes the ratio round by round: drift that slows both sides cancels', () => {
     // recur 10 ms while the peer takes 20, then the machine slows both by 3x for a round.
     const mine = [cell(10), cell(30), cell(10)];

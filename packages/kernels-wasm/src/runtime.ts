@@ -428,8 +428,9 @@ export class WasmRuntime {
   /**
    * Independent layer calls (the two directions of a bidirectional layer) side by side: each on its
    * own team of the pool's threads, so neither needs a barrier with the other and each keeps its
-   * single-call summation order. One at a time where there is no pool, the calls are not a pair, or
-   * the work would not pay for the call.
+   * single-call summation order. One at a time where there is no pool, the calls are not a pair, the
+   * work would not pay for the call, or their steps are long enough to share through the work queues
+   * on every thread (sharesSteps: then no direction waits on its team's slowest core).
    */
   layers(calls: ReadonlyArray<{ args: LayerArgs; workspace: Workspace }>): void {
     const pool = this.pool;
