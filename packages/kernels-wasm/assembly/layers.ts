@@ -109,14 +109,14 @@ export function queuesInit(d: usize): void {
   const nt = num(d, NT);
   const H = num(d, H_);
   const T = num(d, T_);
-  if (!sharesWork(d, nt, H) || T < 1) return;
+  if (!sharesWork(d, nt, H)) return;
   const sched = slot(d, SCHED);
   const rows = num(d, ROWS);
   const chunk = projChunk(rows);
-  const nb = stepRows(num(d, REVERSE) != 0 ? T - 1 : 0, num(d, B_), slot(d, SIZES));
+  const nb = T > 0 ? stepRows(num(d, REVERSE) != 0 ? T - 1 : 0, num(d, B_), slot(d, SIZES)) : 0;
   for (let tid = 0; tid < nt; tid++) {
     queueFill(queueOf(sched, 0, tid, nt), (rows + chunk - 1) / chunk);
-    queueFill(queueOf(sched, 1, tid, nt), stepTasks(ownStart(H, tid, nt), ownStart(H, tid + 1, nt), nb));
+    queueFill(queueOf(sched, 1, tid, nt), T > 0 ? stepTasks(ownStart(H, tid, nt), ownStart(H, tid + 1, nt), nb) : 0);
     store<i32>(queueOf(sched, 3, tid, nt), 0);
   }
 }
