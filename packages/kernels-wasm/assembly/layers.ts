@@ -13,11 +13,12 @@
 // bit-identical for any thread count. When H (or the projection's P) is not a multiple of 8, thread 0
 // owns the whole step and the others only help with the projection.
 //
-// Uneven cores: with work queues (descriptor slot SCHED, threads.ts) the projection's row chunks and a
-// step's blocks of 8 units (16 below 4 rows) are each thread's own tasks first, and a thread done with its own takes tasks
-// from the back of the others' queues, so a core the machine slows down (a busy sibling hyperthread, a
-// little core, another process) does fewer of them instead of holding every step up. Any thread may
-// run any block: its gate columns, c and h columns are that block's alone, so the bits do not change.
+// Uneven cores: with work queues (descriptor slot SCHED, threads.ts) the projection's row chunks and
+// a step's blocks of 8 units (16 below 4 rows) are each thread's own tasks first, and a thread done
+// with its own takes tasks from the back of the others' queues, so a core the machine slows down (a
+// busy sibling hyperthread, a little core, another process) does fewer of them instead of holding
+// every step up. Any thread may run any block: its gate columns, c and h columns are that block's
+// alone, so the bits do not change.
 //
 // Padded layout: step t has B rows at t*B. Packed layout (batchSizes != 0): step t has batchSizes[t]
 // rows, stored one step after another. Pointers are byte offsets; the JS side owns every buffer and
