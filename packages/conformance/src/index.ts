@@ -2,7 +2,7 @@
 
 export { ATOL, RTOL, compareClose } from './allclose.js';
 export type { CloseReport } from './allclose.js';
-export { batchSizesOf, describeKernelConformance, randomWeights, runFused } from './kernels.js';
+export { batchSizesOf, describeKernelConformance, paddedLayerArgs, randomWeights, runFused } from './kernels.js';
 export { referenceLayer } from './reference.js';
 export type { ReferenceWeights } from './reference.js';
 export { describeBackwardConformance } from './backward.js';

@@ -58,6 +58,27 @@ export function randomWeights(
   };
 }
 
+/**
+ * Arguments of one padded layer call of `T` steps and `B` rows on weights `w` prepared as `prepared`:
+ * input `x`, zero initial state, and fresh output, hN (and LSTM cN) arrays.
+ */
+export function paddedLayerArgs(w: RecurrentWeights, prepared: LayerArgs['weights'], x: Float32Array, T: number, B: number): LayerArgs {
+  const P = w.projSize > 0 ? w.projSize : w.hiddenSize;
+  return {
+    weights: prepared,
+    x,
+    seqLen: T,
+    batch: B,
+    h0: null,
+    c0: null,
+    out: new Float32Array(T * B * P),
+    outOffset: 0,
+    outStride: P,
+    hN: new Float32Array(B * P),
+    cN: w.mode === 'lstm' ? new Float32Array(B * w.hiddenSize) : null,
+  };
+}
+
 /** Per-step active counts of sequences with these (non-increasing) lengths, as PyTorch packs them. */
 export function batchSizesOf(lengths: number[]): Int32Array {
   const T = lengths[0] ?? 0;
@@ -275,24 +296,6 @@ export function describeKernelConformance(label: string, getBackend: () => Backe
     });
 
     describe('workspaces, disposal and non-finite values', () => {
-      /** Plain arguments of one padded layer call. */
-      function callArgs(be: Backend, w: RecurrentWeights, T: number, B: number, x: Float32Array): LayerArgs {
-        const P = w.projSize > 0 ? w.projSize : w.hiddenSize;
-        return {
-          weights: be.prepareWeights(w),
-          x,
-          seqLen: T,
-          batch: B,
-          h0: null,
-          c0: null,
-          out: new Float32Array(T * B * P),
-          outOffset: 0,
-          outStride: P,
-          hN: new Float32Array(B * P),
-          cN: w.mode === 'lstm' ? new Float32Array(B * w.hiddenSize) : null,
-        };
-      }
-
       it('one workspace serves calls of every mode and size in turn, with the results of fresh ones', () => {
         const be = getBackend();
         const g = new Generator(41);
@@ -332,7 +335,7 @@ export function describeKernelConformance(label: string, getBackend: () => Backe
       it('disposed weights or workspaces, and ones from another backend, are a BackendError', () => {
         const be = getBackend();
         const w = randomWeights(new Generator(47), 'lstm', 3, 4);
-        const args = callArgs(be, w, 2, 1, new Float32Array(6));
+        const args = paddedLayerArgs(w, be.prepareWeights(w), new Float32Array(6), 2, 1);
         const ws = be.createWorkspace();
         be.layer(args, ws);
         const foreign = { backend: 'elsewhere', training: false, disposed: false, dispose() {} };
@@ -345,7 +348,7 @@ export function describeKernelConformance(label: string, getBackend: () => Backe
         expect(args.weights.disposed).toBe(true);
         expect(() => be.layer(args, ws)).toThrow(BackendError);
         expect(() => be.layer(args, ws)).toThrow(`${be.name}.layer: weights were disposed; prepare them again`);
-        const live = callArgs(be, w, 2, 1, new Float32Array(6));
+        const live = paddedLayerArgs(w, be.prepareWeights(w), new Float32Array(6), 2, 1);
         ws.dispose();
         ws.dispose();
         expect(ws.disposed).toBe(true);

@@ -2,7 +2,7 @@
 // and its fallback when WebAssembly SIMD or compilation is unavailable. The kernels themselves run the
 // shared conformance suite (conformance.test.ts).
 
-import { randomWeights } from '@recur/conformance';
+import { paddedLayerArgs, randomWeights } from '@recur/conformance';
 import {
   BackendError,
   Generator,
@@ -76,22 +76,11 @@ describe('wasm memory across calls', () => {
   });
 
   it('10,000 layer calls keep the memory flat', () => {
-    const w = wasmBackend.prepareWeights(randomWeights(new Generator(2), 'lstm', 32, 64));
+    const weights = randomWeights(new Generator(2), 'lstm', 32, 64);
+    const w = wasmBackend.prepareWeights(weights);
     const T = 10;
     const B = 4;
-    const args = {
-      weights: w,
-      x: new Float32Array(T * B * 32).fill(0.1),
-      seqLen: T,
-      batch: B,
-      h0: null,
-      c0: null,
-      out: new Float32Array(T * B * 64),
-      outOffset: 0,
-      outStride: 64,
-      hN: new Float32Array(B * 64),
-      cN: new Float32Array(B * 64),
-    };
+    const args = paddedLayerArgs(weights, w, new Float32Array(T * B * 32).fill(0.1), T, B);
     const ws = wasmBackend.createWorkspace();
     for (let i = 0; i < 100; i++) wasmBackend.layer(args, ws);
     const before = wasmBackend.memoryStats();

@@ -5,7 +5,7 @@
 
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { randomWeights } from '@recur/conformance';
+import { paddedLayerArgs, randomWeights } from '@recur/conformance';
 import { BackendError, Generator, type LayerArgs, type RecurrentWeights } from '@recur/core-tensor';
 import { jsBackend } from '@recur/kernels-js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,22 +38,9 @@ function expectAccounted(s: MemoryStats): void {
   expect(RESERVED + s.allocated + s.free + s.top).toBe(s.bytes);
 }
 
-/** Arguments of one padded layer call on `weights`, with zero inputs. */
+/** Arguments of one padded layer call on `weights`, every input 0.25. */
 function layerArgs(w: RecurrentWeights, prepared: LayerArgs['weights'], T: number, B: number): LayerArgs {
-  const P = w.projSize > 0 ? w.projSize : w.hiddenSize;
-  return {
-    weights: prepared,
-    x: new Float32Array(T * B * w.inputSize).fill(0.25),
-    seqLen: T,
-    batch: B,
-    h0: null,
-    c0: null,
-    out: new Float32Array(T * B * P),
-    outOffset: 0,
-    outStride: P,
-    hN: new Float32Array(B * P),
-    cN: w.mode === 'lstm' ? new Float32Array(B * w.hiddenSize) : null,
-  };
+  return paddedLayerArgs(w, prepared, new Float32Array(T * B * w.inputSize).fill(0.25), T, B);
 }
 
 const fresh: WasmBackend[] = [];

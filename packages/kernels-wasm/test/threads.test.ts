@@ -5,7 +5,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describeKernelConformance, randomWeights, runFused } from '@recur/conformance';
+import { describeKernelConformance, paddedLayerArgs, randomWeights, runFused } from '@recur/conformance';
 import { ArgumentError, BackendError, Generator, RangeArgumentError, type RecurrentMode } from '@recur/core-tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWasmBackend, threadsUnavailableReason } from '../src/index.js';
@@ -195,25 +195,12 @@ describe('failures', () => {
     await startThreads(runtime, kernels.module, 2, 'auto', 0, () => true);
     try {
       const g = new Generator(13);
-      const prepared = runtime.prepare(randomWeights(g, 'lstm', 32, 64));
+      const w = randomWeights(g, 'lstm', 32, 64);
+      const prepared = runtime.prepare(w);
       const workspace = runtime.createWorkspace();
       const T = 20;
       const B = 64;
-      const args = {
-        weights: prepared,
-        x: Float32Array.from({ length: T * B * 32 }, () => g.normal()),
-        seqLen: T,
-        batch: B,
-        h0: null,
-        c0: null,
-        out: new Float32Array(T * B * 64),
-        outOffset: 0,
-        outStride: 64,
-        hN: new Float32Array(B * 64),
-        cN: new Float32Array(B * 64),
-        reverse: false,
-        batchSizes: null,
-      };
+      const args = paddedLayerArgs(w, prepared, Float32Array.from({ length: T * B * 32 }, () => g.normal()), T, B);
       const pool = runtime.pool!;
       const measured = { ...pool.timings };
       // A busy start-up: every call looks too expensive to split, and was measured just now.
