@@ -99,7 +99,7 @@ for (let round = 0; round < rounds; round++) {
     for (const r of roundOrder(runners, round)) {
       for (const line of child('runner.ts', [r, w.id, String(lastRate.get(r) ?? 0)])) {
         const c = JSON.parse(line) as Cell;
-        if (c.gflops && !WORKLOADS.find((x) => x.id === c.workload)?.train) lastRate.set(r, c.gflops);
+        if (c.gflops && !w.train) lastRate.set(r, c.gflops);
         const key = `${c.runner}|${c.workload}`;
         perRound.set(key, [...(perRound.get(key) ?? []), c]);
       }

@@ -301,7 +301,7 @@ export function runLayer(d: usize, tid: i32): bool {
       copyCols(nb, q0, q1, hNext, P, out + (<usize>(row * P) << 2), P);
       if (hs != 0) copyCols(nb, q0, q1, hNext, P, hs + (<usize>(row * P) << 2), P);
     } else if (shared) {
-      stepShared(d, mode, row, nb, H, gh8, whh, gx, hCur, hNext, acts, out, hs, queueOf(slot(d, SCHED), 1 + (s & 1), 0, nt), tid, nt);
+      stepShared(d, mode, row, nb, H, gh8, whh, gx, hCur, hNext, acts, out, hs, 1 + (s & 1), tid, nt);
     } else {
       unitsStep(d, mode, row, nb, H, gh8, j0, j1, whh, gx, hCur, hNext, acts, out, hs);
     }
@@ -334,19 +334,20 @@ function unitsStep(
 }
 
 /**
- * One step through the work queues (`queues`: thread 0's queue of this step's set): this thread's
- * tasks (8 units, 16 below 4 rows) from the front of its queue, then the others' from their back.
+ * One step through the work queues (queue `set` of each thread): this thread's tasks (8 units, 16
+ * below 4 rows) from the front of its queue, then the others' from their back.
  */
 function stepShared(
   d: usize, mode: i32, row: i32, nb: i32, H: i32, gh8: i32,
-  whh: usize, gx: usize, hCur: usize, hNext: usize, acts: usize, out: usize, hs: usize, queues: usize, tid: i32, nt: i32,
+  whh: usize, gx: usize, hCur: usize, hNext: usize, acts: usize, out: usize, hs: usize, set: i32, tid: i32, nt: i32,
 ): void {
+  const sched = slot(d, SCHED);
   const othersFirst = num(d, SCHED_FLAGS) & 1;
   const units = 8 * taskBlocks(nb);
   let taken = 0;
   for (let pass = 0; pass < 2; pass++) {
     if ((pass == 0) != (othersFirst != 0)) {
-      const q = queues + (<usize>tid << 6);
+      const q = queueOf(sched, set, tid, nt);
       const j0 = ownStart(H, tid, nt);
       const j1 = ownStart(H, tid + 1, nt);
       for (let b = takeFront(q); b >= 0; b = takeFront(q)) {
@@ -355,7 +356,7 @@ function stepShared(
     } else {
       for (let v = 1; v < nt; v++) {
         const other = tid + v < nt ? tid + v : tid + v - nt;
-        const q = queues + (<usize>other << 6);
+        const q = queueOf(sched, set, other, nt);
         const j0 = ownStart(H, other, nt);
         const j1 = ownStart(H, other + 1, nt);
         for (let b = takeBack(q); b >= 0; b = takeBack(q)) {
@@ -366,7 +367,7 @@ function stepShared(
     }
   }
   if (taken > 0) {
-    const count = queueOf(slot(d, SCHED), 3, tid, nt);
+    const count = queueOf(sched, 3, tid, nt);
     store<i32>(count, load<i32>(count) + taken);
   }
 }

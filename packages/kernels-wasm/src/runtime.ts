@@ -267,8 +267,6 @@ export class WasmRuntime {
    * the first team's, then the second's of a pair.
    */
   readonly queues = QUEUES_AT;
-  /** False: every thread does exactly its fixed share (measurements of the queues' worth). */
-  shareWork = true;
   /** Tasks (blocks of a step's units, chunks of the projection's rows) a thread took from another's share. */
   tasksMoved = 0;
 
@@ -549,7 +547,7 @@ export class WasmRuntime {
     i32[d + 26] = L.cs;
     i32[d + 27] = L.hs;
     i32[d + 28] = L.hfulls;
-    i32[d + 29] = this.shareWork ? queues : 0;
+    i32[d + 29] = queues;
     // 'always' (tests) takes the others' tasks first, so work moves between threads on every call.
     i32[d + 30] = this.alwaysSplit ? 1 : 0;
     if (nt > 1) this.kernels.queuesInit(at);
