@@ -34,6 +34,57 @@ export function packB(src: usize, k: i32, n: i32, rowStride: i32, colStride: i32
   }
 }
 
+/** Bytes of B packed into 16-column panels for one-row products: ceil(n / 16) * k * 16 floats. */
+export function packedSize16(k: i32, n: i32): i32 {
+  return ((n + 15) >> 4) * k * 64;
+}
+
+/**
+ * Packs B into 16-column panels ([n/16][k][16], zero-padded), read as one contiguous stream by
+ * `gemv16`. Element (kk, j) is read as in `packB`.
+ */
+export function packB16(src: usize, k: i32, n: i32, rowStride: i32, colStride: i32, dst: usize): void {
+  const panels = (n + 15) >> 4;
+  for (let p = 0; p < panels; p++) {
+    for (let kk = 0; kk < k; kk++) {
+      const out = dst + (<usize>(p * k + kk) << 6);
+      for (let jj = 0; jj < 16; jj++) {
+        const j = p * 16 + jj;
+        store<f32>(out + (<usize>jj << 2), j < n ? load<f32>(src + (<usize>(kk * rowStride + j * colStride) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/**
+ * One row: c[0, n) (+)= a[0, k) @ B with B packed by `packB16` and n a multiple of 16. The same four
+ * chains and sum order as kernel1x16 (so the same bits), but each k's 16 weights are one 64-byte line
+ * of a single stream instead of two half lines 4 KB apart: 17% faster on the batch-1 stream's
+ * 128x512 product with SIMD128, 7% with relaxed SIMD (bench/README.md, "A quiet run").
+ */
+export function gemv16(n: i32, k: i32, a: usize, b: usize, c: usize, accumulate: bool): void {
+  const panelBytes = <usize>k << 6;
+  for (let p = 0; p < n >> 4; p++) {
+    const cp = c + (<usize>p << 6);
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    if (accumulate) {
+      c0 = v128.load(cp); c1 = v128.load(cp, 16); c2 = v128.load(cp, 32); c3 = v128.load(cp, 48);
+    }
+    let bp = b + <usize>p * panelBytes;
+    let ap = a;
+    for (let q = 0; q < k; q++) {
+      const x = v128.load32_splat(ap);
+      c0 = madd(x, v128.load(bp), c0);
+      c1 = madd(x, v128.load(bp, 16), c1);
+      c2 = madd(x, v128.load(bp, 32), c2);
+      c3 = madd(x, v128.load(bp, 48), c3);
+      ap += 4;
+      bp += 64;
+    }
+    v128.store(cp, c0); v128.store(cp, c1, 16); v128.store(cp, c2, 32); v128.store(cp, c3, 48);
+  }
+}
+
 // @ts-ignore: decorator
 @inline
 function kernel4x8(k: i32, a: usize, lda: usize, b: usize, c: usize, ldc: usize, accumulate: bool): void {

@@ -26,7 +26,7 @@
 // a call.
 
 import { relu4, reluScalar, sigmoid4, sigmoidScalar, tanh4, tanhScalar } from './activations';
-import { gemm } from './gemm';
+import { gemm, gemv16 } from './gemm';
 import { num, roundUp8, slot } from './desc';
 import { barrier, partStart, queueFill, takeBack, takeFront } from './threads';
 
@@ -62,6 +62,7 @@ const HS = 27; // training reserve: h per row [rows, P] or 0
 const HFULLS = 28; // training reserve: LSTM h before projection [rows, H] or 0
 const SCHED = 29; // the call's work queues (4 lines of 64 bytes per thread, below) or 0: fixed shares only
 const SCHED_FLAGS = 30; // 1: a thread takes the others' tasks before its own (tests: every path runs)
+const WHH16 = 31; // W_hh^T in 16-column panels (gemm.ts, packB16) for one-row steps, or 0
 
 /** Queue `set` of thread `tid`: 0 the projection's, 1 and 2 the steps' (even, odd); 3 counts its takings. */
 // @ts-ignore: decorator
@@ -215,10 +216,20 @@ function projectColumns(rows: i32, inputSize: i32, gh8: i32, c0: i32, c1: i32, r
 
 /**
  * The recurrent GEMM for units [j0, j1) of each of G gate blocks: C[:, g*H + j] (+)= h @ W^T. Whole
- * panels, since H, j0 and j1 are multiples of 8 unless one thread owns all the units.
+ * panels, since H, j0 and j1 are multiples of 8 unless one thread owns all the units. A one-row step
+ * reads W^T's 16-column panels (`w16`, where the JS side packed them) when its units fill whole ones:
+ * the same sums in the same order, one contiguous stream.
  */
-function gateGemm(nb: i32, G: i32, H: i32, j0: i32, j1: i32, k: i32, h: usize, w: usize, c: usize, ldc: i32, accumulate: bool): void {
+function gateGemm(nb: i32, G: i32, H: i32, j0: i32, j1: i32, k: i32, h: usize, w: usize, w16: usize, c: usize, ldc: i32, accumulate: bool): void {
   if (j1 <= j0) return;
+  if (nb == 1 && w16 != 0 && (H & 15) == 0 && (j0 & 15) == 0 && (j1 & 15) == 0) {
+    const panelBytes = <usize>k << 6;
+    for (let g = 0; g < G; g++) {
+      const col = g * H + j0;
+      gemv16(j1 - j0, k, h, w16 + <usize>(col >> 4) * panelBytes, c + (<usize>col << 2), accumulate);
+    }
+    return;
+  }
   if (j0 == 0 && j1 == H) {
     gemm(nb, G * H, k, h, k, w, c, ldc, accumulate);
     return;
@@ -328,7 +339,7 @@ function unitsStep(
 ): void {
   if (mode == 0) lstmStep(d, row, nb, H, H, gh8, j0, j1, whh, gx, hCur, hNext, acts);
   else if (mode == 1) gruStep(d, row, nb, H, gh8, j0, j1, whh, gx, hCur, hNext, acts);
-  else rnnStep(row, nb, H, gh8, j0, j1, mode == 3, whh, gx, hCur, hNext);
+  else rnnStep(row, nb, H, gh8, j0, j1, mode == 3, whh, slot(d, WHH16), gx, hCur, hNext);
   copyCols(nb, j0, j1, hNext, H, out + (<usize>(row * H) << 2), H);
   if (hs != 0) copyCols(nb, j0, j1, hNext, H, hs + (<usize>(row * H) << 2), H);
 }
@@ -385,7 +396,7 @@ function lstmStep(
   const hOut = proj ? slot(d, HFULL) : hNext;
   const hStride = proj ? H : P;
   const g0 = gx + (<usize>(row * gh8) << 2);
-  gateGemm(nb, 4, H, j0, j1, P, hCur, whh, g0, gh8, true);
+  gateGemm(nb, 4, H, j0, j1, P, hCur, whh, slot(d, WHH16), g0, gh8, true);
   const hBytes = <usize>H << 2;
   for (let b = 0; b < nb; b++) {
     const g = g0 + (<usize>(b * gh8) << 2);
@@ -455,7 +466,7 @@ function gruStep(
 ): void {
   const gates = slot(d, GATES);
   const bhn = slot(d, BHN);
-  gateGemm(nb, 3, H, j0, j1, H, hCur, whh, gates, gh8, false);
+  gateGemm(nb, 3, H, j0, j1, H, hCur, whh, slot(d, WHH16), gates, gh8, false);
   const hBytes = <usize>H << 2;
   for (let b = 0; b < nb; b++) {
     const xg = gx + (<usize>((row + b) * gh8) << 2);
@@ -502,10 +513,10 @@ function gruStep(
 @inline
 function rnnStep(
   row: i32, nb: i32, H: i32, gh8: i32, j0: i32, j1: i32, relu: bool,
-  whh: usize, gx: usize, hCur: usize, hNext: usize,
+  whh: usize, whh16: usize, gx: usize, hCur: usize, hNext: usize,
 ): void {
   const g0 = gx + (<usize>(row * gh8) << 2);
-  gateGemm(nb, 1, H, j0, j1, H, hCur, whh, g0, gh8, true);
+  gateGemm(nb, 1, H, j0, j1, H, hCur, whh, whh16, g0, gh8, true);
   for (let b = 0; b < nb; b++) {
     const g = g0 + (<usize>(b * gh8) << 2);
     const hb = hNext + (<usize>(b * H) << 2);

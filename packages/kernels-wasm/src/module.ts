@@ -23,6 +23,9 @@ export interface KernelExports {
   gemm(m: number, n: number, k: number, a: number, lda: number, b: number, c: number, ldc: number, accumulate: boolean): void;
   packB(src: number, k: number, n: number, rowStride: number, colStride: number, dst: number): void;
   packedSize(k: number, n: number): number;
+  /** As packB, into the 16-column panels of the one-row product (assembly/gemm.ts, gemv16). */
+  packB16(src: number, k: number, n: number, rowStride: number, colStride: number, dst: number): void;
+  packedSize16(k: number, n: number): number;
   /**
    * This thread's share of the layer call described at `desc` (src/runtime.ts fills it; the slots are in
    * assembly/layers.ts). Returns 0 if the call was aborted because another thread failed.

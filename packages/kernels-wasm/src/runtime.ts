@@ -37,6 +37,32 @@ const finalizer =
       })
     : null;
 
+/**
+ * B = W^T straight from PyTorch's [rows, cols] layout into panels of `width` (8 for gemm, 16 for the
+ * one-row gemv16) columns, at memory `take` gives. Each panel of B is `width` rows of W, so W goes
+ * through a small staging block a few panels at a time: packing grows the memory by the packed
+ * weights, not by a second, unpacked copy.
+ */
+function packPanels(runtime: WasmRuntime, src: Float32Array, rows: number, cols: number, width: 8 | 16, take: (bytes: number) => number): number {
+  const { kernels, heap } = runtime;
+  const size = width === 8 ? kernels.packedSize : kernels.packedSize16;
+  const dst = take(size(cols, rows));
+  const chunk = Math.max(width, Math.floor(STAGING_FLOATS / cols / width) * width);
+  const tmp = heap.alloc(Math.min(rows, chunk) * cols * 4);
+  try {
+    for (let r = 0; r < rows; r += chunk) {
+      const n = Math.min(chunk, rows - r);
+      heap.f32.set(src.subarray(r * cols, (r + n) * cols), tmp >> 2);
+      const at = dst + (r / width) * size(cols, width);
+      if (width === 8) kernels.packB(tmp, cols, n, 1, cols, at);
+      else kernels.packB16(tmp, cols, n, 1, cols, at);
+    }
+  } finally {
+    heap.release(tmp);
+  }
+  return dst;
+}
+
 /** Weights packed into the kernels' panels inside one runtime's memory. */
 export class WasmPreparedWeights implements PreparedWeights {
   readonly mode: RecurrentMode;
@@ -65,7 +91,7 @@ export class WasmPreparedWeights implements PreparedWeights {
     readonly backend: string,
     w: RecurrentWeights,
   ) {
-    const { kernels, heap } = runtime;
+    const { heap } = runtime;
     const G = gateCount(w.mode);
     const H = w.hiddenSize;
     const P = w.projSize > 0 ? w.projSize : H;
@@ -83,24 +109,7 @@ export class WasmPreparedWeights implements PreparedWeights {
       return p;
     };
     try {
-      // B = W^T straight from PyTorch's [rows, cols] layout. Each panel of 8 columns of B is 8 rows
-      // of W, so W goes through a small staging block a few panels at a time: preparing weights
-      // grows the memory by the packed weights, not by a second, unpacked copy.
-      const pack = (src: Float32Array, rows: number, cols: number) => {
-        const dst = take(kernels.packedSize(cols, rows));
-        const chunk = Math.max(8, Math.floor(STAGING_FLOATS / cols / 8) * 8);
-        const tmp = heap.alloc(Math.min(rows, chunk) * cols * 4);
-        try {
-          for (let r = 0; r < rows; r += chunk) {
-            const n = Math.min(chunk, rows - r);
-            heap.f32.set(src.subarray(r * cols, (r + n) * cols), tmp >> 2);
-            kernels.packB(tmp, cols, n, 1, cols, dst + (r / 8) * kernels.packedSize(cols, 8));
-          }
-        } finally {
-          heap.release(tmp);
-        }
-        return dst;
-      };
+      const pack = (src: Float32Array, rows: number, cols: number) => packPanels(runtime, src, rows, cols, 8, take);
       this.wih = pack(w.weightIh, GH, w.inputSize);
       this.whh = pack(w.weightHh, GH, P);
       this.whr = w.projSize > 0 && w.weightHr ? pack(w.weightHr, P, H) : 0;
@@ -135,6 +144,26 @@ export class WasmPreparedWeights implements PreparedWeights {
     this.#onDispose.push(hook);
   }
 
+  /** W_hh^T in 16-column panels for one-row steps (assembly/gemm.ts, gemv16), or 0 until first asked for. */
+  private whh16 = 0;
+
+  /**
+   * W_hh^T in 16-column panels, packed on the first call with a one-row step (a batch-1 stream, or
+   * packed sequences down to one): 0 where the hidden size is not a multiple of 16. Batched models
+   * never pay for the second copy.
+   */
+  rowPanels(): number {
+    if (this.whh16 === 0 && this.hiddenSize % 16 === 0 && this.ptrs.length > 0) {
+      const ptrs = this.ptrs;
+      this.whh16 = packPanels(this.runtime, this.source.weightHh, gateCount(this.mode) * this.hiddenSize, this.outputSize, 16, (bytes) => {
+        const p = this.runtime.heap.alloc(bytes);
+        ptrs.push(p);
+        return p;
+      });
+    }
+    return this.whh16;
+  }
+
   /** True after dispose(), and once the runtime's heap was dropped by the backend's reset(). */
   get disposed(): boolean {
     return this.ptrs.length === 0 || this.runtime.dropped;
@@ -148,7 +177,7 @@ export class WasmPreparedWeights implements PreparedWeights {
  */
 const QUEUES_AT = 16 * 1024;
 
-/** Bytes of a layer call's descriptor: 31 i32 slots (assembly/layers.ts). */
+/** Bytes of a layer call's descriptor: 32 i32 slots (assembly/layers.ts). */
 const DESC_BYTES = 128;
 /** Where the descriptor and then the control block live: high in the first page, far above the statics. */
 const DESC_AT = 60 * 1024;
@@ -515,6 +544,10 @@ export class WasmRuntime {
   private writeDesc(at: number, args: LayerArgs, w: WasmPreparedWeights, ws: WasmWorkspace, rows: number, nt: number, ctl: number, queues: number): void {
     const L = ws.layout;
     const d = at >> 2;
+    // First: packing the one-row panels may grow the memory, which replaces the heap's views.
+    const sizes = args.batchSizes;
+    const oneRow = args.batch === 1 || (sizes !== null && sizes !== undefined && sizes.length > 0 && sizes[sizes.length - 1] === 1);
+    const whh16 = oneRow ? w.rowPanels() : 0;
     const i32 = this.heap.i32;
     const mode = w.mode === 'lstm' ? 0 : w.mode === 'gru' ? 1 : w.mode === 'rnn_tanh' ? 2 : 3;
     // The descriptor's slots are listed in assembly/layers.ts.
@@ -550,6 +583,7 @@ export class WasmRuntime {
     i32[d + 29] = queues;
     // 'always' (tests) takes the others' tasks first, so work moves between threads on every call.
     i32[d + 30] = this.alwaysSplit ? 1 : 0;
+    i32[d + 31] = whh16;
     if (nt > 1) this.kernels.queuesInit(at);
   }
 
