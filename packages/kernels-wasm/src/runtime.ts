@@ -185,13 +185,18 @@ const DESC_AT = 60 * 1024;
 /** A pair of bidirectional calls runs one after the other on every thread from this step time per thread. */
 const STEP_NS_SHARED = 20_000;
 
-/** Outputs of at least this many floats are copied out of wasm memory with one `set`. */
-const BULK_COPY = 4096;
 
 /**
  * A wasm workspace: one scratch block in its runtime's memory, grown to the largest call so far and
  * released by `dispose()`, plus the offsets of the current call's buffers inside it.
  */
+/** A view of the heap that copyOut reads with one `set`, and where it was taken. */
+interface HeapView {
+  view: WeakRef<Float32Array> | null;
+  start: number;
+  length: number;
+}
+
 export class WasmWorkspace implements Workspace {
   readonly training: boolean;
   /** The scratch block (0 before the first call) and its size in bytes. */
@@ -213,6 +218,8 @@ export class WasmWorkspace implements Workspace {
   used = 0;
   /** Input rows of the current layer call, as `checkLayerArgs` counted them. */
   rows = 0;
+  /** The heap views copyOut reads (out, h, c), held weakly (WasmRuntime.heapView). */
+  readonly views: HeapView[] = [0, 1, 2].map(() => ({ view: null, start: -1, length: -1 }));
   /** Shared with the finalizer, so a workspace dropped without dispose() still frees its block. */
   private readonly owned: number[] = [];
   #disposed = false;
@@ -400,6 +407,24 @@ export class WasmRuntime {
     this.pool?.dispose();
     this.pool = null;
     this.heap.drop();
+  }
+
+  /**
+   * `length` floats of the heap from float index `start`, as view `i` of the workspace's: kept while
+   * the memory's buffer and the offsets and lengths stay the same, so a stream's frames, which call
+   * with the same ones every time, copy out with one `set` each without allocating a view per frame.
+   * Held weakly, so a workspace kept after reset() does not keep the dropped memory alive.
+   */
+  private heapView(ws: WasmWorkspace, i: number, f32: Float32Array, start: number, length: number): Float32Array {
+    const v = ws.views[i]!;
+    const view = v.view?.deref();
+    if (view !== undefined && view.buffer === f32.buffer && v.start === start && v.length === length) return view;
+    const fresh = f32.subarray(start, start + length);
+    // (An engine without WeakRef takes a view per call.)
+    if (typeof WeakRef === 'function') v.view = new WeakRef(fresh);
+    v.start = start;
+    v.length = length;
+    return fresh;
   }
 
   private droppedError(where: string): BackendError {
@@ -662,10 +687,9 @@ export class WasmRuntime {
     const P = w.outputSize;
     const L = ws.layout;
     const { out, outStride, outOffset, hN } = args;
-    if (outStride === P && rows * P >= BULK_COPY) {
-      // One memcpy for a contiguous output; the view it needs is one small allocation, so streamed
-      // frames (a row at a time, allocation-free) keep the loop below.
-      out.set(f32.subarray(L.out >> 2, (L.out >> 2) + rows * P), outOffset);
+    if (outStride === P) {
+      // One memcpy for a contiguous output.
+      out.set(this.heapView(ws, 0, f32, L.out >> 2, rows * P), outOffset);
     } else {
       for (let r = 0, src = L.out >> 2; r < rows; r++) {
         const o = r * outStride + outOffset;
@@ -673,9 +697,9 @@ export class WasmRuntime {
       }
     }
     // After an odd number of steps the last h is in the second buffer.
-    for (let i = 0, src = (args.seqLen & 1 ? L.h2 : L.h) >> 2; i < hN.length; i++, src++) hN[i] = f32[src]!;
+    hN.set(this.heapView(ws, 1, f32, (args.seqLen & 1 ? L.h2 : L.h) >> 2, hN.length));
     const cN = args.cN;
-    if (w.mode === 'lstm' && cN) for (let i = 0, src = L.c >> 2; i < cN.length; i++, src++) cN[i] = f32[src]!;
+    if (w.mode === 'lstm' && cN) cN.set(this.heapView(ws, 2, f32, L.c >> 2, cN.length));
   }
 
   /**
