@@ -185,11 +185,6 @@ const DESC_AT = 60 * 1024;
 /** A pair of bidirectional calls runs one after the other on every thread from this step time per thread. */
 const STEP_NS_SHARED = 20_000;
 
-
-/**
- * A wasm workspace: one scratch block in its runtime's memory, grown to the largest call so far and
- * released by `dispose()`, plus the offsets of the current call's buffers inside it.
- */
 /** A view of the heap that copyOut reads with one `set`, and where it was taken. */
 interface HeapView {
   view: WeakRef<Float32Array> | null;
@@ -197,6 +192,10 @@ interface HeapView {
   length: number;
 }
 
+/**
+ * A wasm workspace: one scratch block in its runtime's memory, grown to the largest call so far and
+ * released by `dispose()`, plus the offsets of the current call's buffers inside it.
+ */
 export class WasmWorkspace implements Workspace {
   readonly training: boolean;
   /** The scratch block (0 before the first call) and its size in bytes. */
