@@ -263,23 +263,26 @@ export function describeKernelConformance(label: string, getBackend: () => Backe
           // A one-row step may take another product path than a batched one (wasm: 16-column panels
           // for hidden sizes that are multiples of 16); every path sums each output in the same order.
           const be = getBackend();
-          for (const H of [32, 24]) {
-            const g = new Generator(31 + H);
-            const w = randomWeights(g, mode, 6, H);
+          const sizes: Array<[number, number]> = [[32, 0], [24, 0]];
+          if (mode === 'lstm') sizes.push([32, 12]);
+          for (const [H, proj] of sizes) {
+            const g = new Generator(31 + H + proj);
+            const w = randomWeights(g, mode, 6, H, proj);
+            const P = proj || H;
             const T = 5;
             const B = 5;
             const x = randomArray(g, T * B * 6);
-            const h0 = randomArray(g, B * H);
+            const h0 = randomArray(g, B * P);
             const c0 = mode === 'lstm' ? randomArray(g, B * H) : null;
             const together = runFused(be, w, x, T, B, { h0, c0 });
             // Row 0 shares a block of four rows with others; row 4 is a batch's single leftover row.
             for (const b of [0, 4]) {
               const xb = new Float32Array(T * 6);
               for (let t = 0; t < T; t++) xb.set(x.subarray((t * B + b) * 6, (t * B + b + 1) * 6), t * 6);
-              const alone = runFused(be, w, xb, T, 1, { h0: h0.slice(b * H, (b + 1) * H), c0: c0 ? c0.slice(b * H, (b + 1) * H) : null });
-              const rowOf = (out: Float32Array) => Float32Array.from({ length: T * H }, (_, i) => out[(Math.floor(i / H) * B + b) * H + (i % H)]!);
+              const alone = runFused(be, w, xb, T, 1, { h0: h0.slice(b * P, (b + 1) * P), c0: c0 ? c0.slice(b * H, (b + 1) * H) : null });
+              const rowOf = (out: Float32Array) => Float32Array.from({ length: T * P }, (_, i) => out[(Math.floor(i / P) * B + b) * P + (i % P)]!);
               expect(alone.out).toBeAllclose(rowOf(together.out), { atol: 0, rtol: 0 });
-              expect(alone.hN).toBeAllclose(together.hN.slice(b * H, (b + 1) * H), { atol: 0, rtol: 0 });
+              expect(alone.hN).toBeAllclose(together.hN.slice(b * P, (b + 1) * P), { atol: 0, rtol: 0 });
               if (c0) expect(alone.cN!).toBeAllclose(together.cN!.slice(b * H, (b + 1) * H), { atol: 0, rtol: 0 });
             }
           }
