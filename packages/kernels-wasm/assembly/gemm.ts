@@ -12,48 +12,52 @@ function madd(a: v128, b: v128, c: v128): v128 {
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
-/** Bytes of B packed into panels: ceil(n / 8) * k * 8 floats. */
+/** Bytes of B packed into panels of 2^shift columns: ceil(n / width) * k * width floats. */
+// @ts-ignore: decorator
+@inline
+function panelsSize(k: i32, n: i32, shift: i32): i32 {
+  return (((n + (1 << shift) - 1) >> shift) * k) << (shift + 2);
+}
+
+/**
+ * Packs B[k, n] into panels of 2^shift columns ([n/width][k][width], zero-padded). Element (kk, j) is
+ * read from src + 4 * (kk * rowStride + j * colStride): row-major B with (n, 1), or B = W^T from a
+ * PyTorch weight W[n, k] with (1, k).
+ */
+// @ts-ignore: decorator
+@inline
+function packPanels(src: usize, k: i32, n: i32, rowStride: i32, colStride: i32, dst: usize, shift: i32): void {
+  const width = 1 << shift;
+  const panels = (n + width - 1) >> shift;
+  for (let p = 0; p < panels; p++) {
+    for (let kk = 0; kk < k; kk++) {
+      const out = dst + (<usize>(p * k + kk) << (shift + 2));
+      for (let jj = 0; jj < width; jj++) {
+        const j = p * width + jj;
+        store<f32>(out + (<usize>jj << 2), j < n ? load<f32>(src + (<usize>(kk * rowStride + j * colStride) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/** Bytes of B packed into 8-column panels (`packB`). */
 export function packedSize(k: i32, n: i32): i32 {
-  return ((n + 7) >> 3) * k * 32;
+  return panelsSize(k, n, 3);
 }
 
-/**
- * Packs B[k, n] into panels. Element (kk, j) is read from src + 4 * (kk * rowStride + j * colStride):
- * row-major B with (n, 1), or B = W^T from a PyTorch weight W[n, k] with (1, k).
- */
+/** Packs B[k, n] into the 8-column panels the GEMM kernels stream (see packPanels for the strides). */
 export function packB(src: usize, k: i32, n: i32, rowStride: i32, colStride: i32, dst: usize): void {
-  const panels = (n + 7) >> 3;
-  for (let p = 0; p < panels; p++) {
-    for (let kk = 0; kk < k; kk++) {
-      const out = dst + (<usize>(p * k + kk) << 5);
-      for (let jj = 0; jj < 8; jj++) {
-        const j = p * 8 + jj;
-        store<f32>(out + (<usize>jj << 2), j < n ? load<f32>(src + (<usize>(kk * rowStride + j * colStride) << 2)) : 0);
-      }
-    }
-  }
+  packPanels(src, k, n, rowStride, colStride, dst, 3);
 }
 
-/** Bytes of B packed into 16-column panels for one-row products: ceil(n / 16) * k * 16 floats. */
+/** Bytes of B packed into 16-column panels for one-row products (`packB16`). */
 export function packedSize16(k: i32, n: i32): i32 {
-  return ((n + 15) >> 4) * k * 64;
+  return panelsSize(k, n, 4);
 }
 
-/**
- * Packs B into 16-column panels ([n/16][k][16], zero-padded), read as one contiguous stream by
- * `gemv16`. Element (kk, j) is read as in `packB`.
- */
+/** Packs B into 16-column panels, read as one contiguous stream by `gemv16`. */
 export function packB16(src: usize, k: i32, n: i32, rowStride: i32, colStride: i32, dst: usize): void {
-  const panels = (n + 15) >> 4;
-  for (let p = 0; p < panels; p++) {
-    for (let kk = 0; kk < k; kk++) {
-      const out = dst + (<usize>(p * k + kk) << 6);
-      for (let jj = 0; jj < 16; jj++) {
-        const j = p * 16 + jj;
-        store<f32>(out + (<usize>jj << 2), j < n ? load<f32>(src + (<usize>(kk * rowStride + j * colStride) << 2)) : 0);
-      }
-    }
-  }
+  packPanels(src, k, n, rowStride, colStride, dst, 4);
 }
 
 /**
