@@ -14,11 +14,14 @@
 // owns the whole step and the others only help with the projection.
 //
 // Uneven cores: with work queues (descriptor slot SCHED, threads.ts) the projection's row chunks and
-// a step's blocks of 8 units (16 below 4 rows) are each thread's own tasks first, and a thread done
-// with its own takes tasks from the back of the others' queues, so a core the machine slows down (a
-// busy sibling hyperthread, a little core, another process) does fewer of them instead of holding
-// every step up. Any thread may run any block: its gate columns, c and h columns are that block's
-// alone, so the bits do not change.
+// a batched step's blocks of 8 units are each thread's own tasks first, and a thread done with its own
+// takes tasks from the back of the others' queues, so a core the machine slows down (a busy sibling
+// hyperthread, a little core, another process) does fewer of them instead of holding every step up.
+// Any thread may run any block: its gate columns, c and h columns are that block's alone, so the bits
+// do not change. A step of fewer than 4 rows (a streamed sequence) is a few microseconds: there each
+// thread runs a fixed share of whole 16-unit panels instead. Taking its blocks one by one cost 4-8%
+// of a streamed call on 2 threads, whether the machine was quiet or busy (bench/README.md), and a
+// block taken by another thread has to bring its weights into that core's cache first.
 //
 // Padded layout: step t has B rows at t*B. Packed layout (batchSizes != 0): step t has batchSizes[t]
 // rows, stored one step after another. Pointers are byte offsets; the JS side owns every buffer and
@@ -85,22 +88,14 @@ function sharesWork(d: usize, nt: i32, H: i32): bool {
   return nt > 1 && slot(d, SCHED) != 0 && (H & 7) == 0 && slot(d, WHR) == 0 && H < (1 << 19);
 }
 
-/**
- * 8-unit blocks per task of a step with `nb` rows: two below 4 rows, where the GEMM runs two panels at
- * once to hide its latency (gemm.ts, kernel1x16), else one.
- */
-// @ts-ignore: decorator
-@inline
-function taskBlocks(nb: i32): i32 {
-  return nb < 4 ? 2 : 1;
-}
+/** Rows from which a step's blocks of units go through the work queues (below: fixed shares). */
+const QUEUED_ROWS = 4;
 
-/** Tasks of a step with `nb` rows for a thread owning units [j0, j1). */
+/** Tasks (blocks of 8 units) of a step with `nb` rows for a thread owning units [j0, j1). */
 // @ts-ignore: decorator
 @inline
 function stepTasks(j0: i32, j1: i32, nb: i32): i32 {
-  const w = taskBlocks(nb);
-  return (((j1 - j0) >> 3) + w - 1) / w;
+  return nb < QUEUED_ROWS ? 0 : (j1 - j0) >> 3;
 }
 
 /**
@@ -133,6 +128,17 @@ function ownStart(n: i32, tid: i32, nt: i32): i32 {
   if (tid >= nt) return n;
   if (nt == 1 || (n & 7) != 0) return tid == 0 ? 0 : n;
   return partStart(n >> 3, tid, nt) << 3;
+}
+
+/**
+ * Start of thread `tid`'s fixed share of the units of a step below QUEUED_ROWS rows (a work-queue call):
+ * whole 16-unit panels where H allows, so that every thread's share runs the one-row product (gemv16).
+ */
+// @ts-ignore: decorator
+@inline
+function rowShareStart(H: i32, tid: i32, nt: i32): i32 {
+  if ((H & 15) != 0) return ownStart(H, tid, nt);
+  return tid >= nt ? H : partStart(H >> 4, tid, nt) << 4;
 }
 
 /**
@@ -240,12 +246,20 @@ function gateGemm(nb: i32, G: i32, H: i32, j0: i32, j1: i32, k: i32, h: usize, w
   }
 }
 
-/** Copies columns [c0, c1) of nb rows from src (row stride srcStride) to dst (dstStride), in floats. */
+/**
+ * Copies columns [c0, c1) of nb rows from src (row stride srcStride) to dst (dstStride), in floats. A
+ * loop rather than memory.copy, which V8 runs as a call out of the wasm code: a row here is one
+ * thread's share of h, often 64 bytes.
+ */
 function copyCols(nb: i32, c0: i32, c1: i32, src: usize, srcStride: i32, dst: usize, dstStride: i32): void {
   if (c1 <= c0) return;
   const bytes = <usize>(c1 - c0) << 2;
   for (let b = 0; b < nb; b++) {
-    memory.copy(dst + (<usize>(b * dstStride + c0) << 2), src + (<usize>(b * srcStride + c0) << 2), bytes);
+    const to = dst + (<usize>(b * dstStride + c0) << 2);
+    const from = src + (<usize>(b * srcStride + c0) << 2);
+    let o: usize = 0;
+    for (; o + 16 <= bytes; o += 16) v128.store(to + o, v128.load(from + o));
+    for (; o < bytes; o += 4) store<f32>(to + o, load<f32>(from + o));
   }
 }
 
@@ -290,6 +304,8 @@ export function runLayer(d: usize, tid: i32): bool {
   let hCur = slot(d, H0);
   let hNext = slot(d, H1);
   const shared = sharesWork(d, nt, H);
+  const u0 = shared ? rowShareStart(H, tid, nt) : j0;
+  const u1 = shared ? rowShareStart(H, tid + 1, nt) : j1;
   let row = reverse ? rows : 0;
   let nb = 0;
   for (let s = 0; s < T; s++) {
@@ -311,10 +327,10 @@ export function runLayer(d: usize, tid: i32): bool {
       projectStep(d, row, nb, H, P, j0, j1, q0, q1, hNext);
       copyCols(nb, q0, q1, hNext, P, out + (<usize>(row * P) << 2), P);
       if (hs != 0) copyCols(nb, q0, q1, hNext, P, hs + (<usize>(row * P) << 2), P);
-    } else if (shared) {
+    } else if (shared && nb >= QUEUED_ROWS) {
       stepShared(d, mode, row, nb, H, gh8, whh, gx, hCur, hNext, acts, out, hs, 1 + (s & 1), tid, nt);
     } else {
-      unitsStep(d, mode, row, nb, H, gh8, j0, j1, whh, gx, hCur, hNext, acts, out, hs);
+      unitsStep(d, mode, row, nb, H, gh8, u0, u1, whh, gx, hCur, hNext, acts, out, hs);
     }
     // This thread's blocks of the next step, in the queues the step before this one used (every task
     // of those was taken before the last barrier, and no thread reads them before the next).
@@ -345,8 +361,8 @@ function unitsStep(
 }
 
 /**
- * One step through the work queues (queue `set` of each thread): this thread's tasks (8 units, 16
- * below 4 rows) from the front of its queue, then the others' from their back.
+ * One step of at least QUEUED_ROWS rows through the work queues (queue `set` of each thread): this
+ * thread's tasks (blocks of 8 units) from the front of its queue, then the others' from their back.
  */
 function stepShared(
   d: usize, mode: i32, row: i32, nb: i32, H: i32, gh8: i32,
@@ -354,7 +370,7 @@ function stepShared(
 ): void {
   const sched = slot(d, SCHED);
   const othersFirst = num(d, SCHED_FLAGS) & 1;
-  const units = 8 * taskBlocks(nb);
+  const units = 8;
   let taken = 0;
   for (let pass = 0; pass < 2; pass++) {
     if ((pass == 0) != (othersFirst != 0)) {
