@@ -304,8 +304,22 @@ export function runLayer(d: usize, tid: i32): bool {
   const G = mode == 0 ? 4 : mode == 1 ? 3 : 1;
   const gh8 = roundUp8(G * H);
   const whr = mode == 0 ? slot(d, WHR) : 0;
-  project(d, rows, inputSize, G, H, gh8, slot(d, X), slot(d, WIH), slot(d, BIAS), slot(d, GX), tid, nt);
-  if (!barrier(ctl, nt)) return false;
+  const shared = sharesWork(d, nt, H);
+  // Through the work queues, a call whose steps all have fewer than QUEUED_ROWS rows (B is the first
+  // and largest step's) gives each thread a fixed share of units (u0, u1) for every step. The thread
+  // then projects exactly its share's gate columns, which its steps alone read: no barrier is needed
+  // between the projection and the first step (a streamed frame's call has one barrier, not two).
+  const fixedRows = shared && B < QUEUED_ROWS;
+  const u0 = shared ? rowShareStart(H, tid, nt) : 0;
+  const u1 = shared ? rowShareStart(H, tid + 1, nt) : 0;
+  if (fixedRows) {
+    for (let g = 0; g < G; g++) {
+      projectColumns(rows, inputSize, gh8, g * H + u0, g * H + u1, 0, rows, slot(d, X), slot(d, WIH), slot(d, BIAS), slot(d, GX));
+    }
+  } else {
+    project(d, rows, inputSize, G, H, gh8, slot(d, X), slot(d, WIH), slot(d, BIAS), slot(d, GX), tid, nt);
+    if (!barrier(ctl, nt)) return false;
+  }
   // This thread's units, and its columns of h (the projection's P columns, or its units).
   const j0 = ownStart(H, tid, nt);
   const j1 = ownStart(H, tid + 1, nt);
@@ -318,9 +332,6 @@ export function runLayer(d: usize, tid: i32): bool {
   const acts = slot(d, ACTS);
   let hCur = slot(d, H0);
   let hNext = slot(d, H1);
-  const shared = sharesWork(d, nt, H);
-  const u0 = shared ? rowShareStart(H, tid, nt) : j0;
-  const u1 = shared ? rowShareStart(H, tid + 1, nt) : j1;
   let row = reverse ? rows : 0;
   let nb = 0;
   for (let s = 0; s < T; s++) {
@@ -346,7 +357,7 @@ export function runLayer(d: usize, tid: i32): bool {
       stepShared(d, mode, row, nb, H, gh8, whh, gx, hCur, hNext, acts, out, hs, 1 + (s & 1), tid, nt);
     } else {
       if (nt > 1 && nb < QUEUED_ROWS) touchLines(hCur, nb * P);
-      unitsStep(d, mode, row, nb, H, gh8, u0, u1, whh, gx, hCur, hNext, acts, out, hs);
+      unitsStep(d, mode, row, nb, H, gh8, shared ? u0 : j0, shared ? u1 : j1, whh, gx, hCur, hNext, acts, out, hs);
     }
     // This thread's blocks of the next step, in the queues the step before this one used (every task
     // of those was taken before the last barrier, and no thread reads them before the next).
