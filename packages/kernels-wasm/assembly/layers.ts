@@ -367,7 +367,8 @@ export function runLayer(d: usize, tid: i32): bool {
     const swap = hCur;
     hCur = hNext;
     hNext = swap;
-    if (!barrier(ctl, nt)) return false;
+    // After the last step the pool's join (src/pool.ts) waits for every thread: no barrier needed.
+    if (s + 1 < T && !barrier(ctl, nt)) return false;
   }
   return true;
 }

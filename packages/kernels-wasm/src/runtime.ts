@@ -367,7 +367,11 @@ export class WasmRuntime {
     let flops = 2 * rows * G * H * w.inputSize;
     if (stepSplits) flops += 2 * rows * (G * H * P + (proj ? P * H : 0));
     const saved = (flops / this.flopsPerNs) * (1 - 1 / nt);
-    const barriers = 1 + T * (proj ? 2 : 1);
+    // The kernels' barriers (assembly/layers.ts): one after the projection unless every step has fewer
+    // than 4 rows (then each thread projects its own share), one between steps, one more inside each
+    // step with a projection; the pool's join follows the last step.
+    const fixedRows = H % 8 === 0 && !proj && args.batch < 4;
+    const barriers = (fixedRows ? 0 : 1) + Math.max(T - 1, 0) + (proj ? T : 0);
     let cost = pool.timings.callNs + barriers * pool.timings.barrierNs;
     if (saved > 1.2 * cost) return nt;
     // Close to paying, or much work: the start-up timings may have caught a busy moment; measure again
