@@ -3,6 +3,6 @@
 export { ModelFileError } from './errors.js';
 export { loadTorch } from './torch.js';
 export { fromOnnx } from './onnx.js';
-export type { OnnxRecurrentNode } from './onnx.js';
+export type { OnnxNodeOf, OnnxRecurrentNode } from './onnx.js';
 export { fromKeras } from './keras.js';
-export type { KerasRecurrentLayer } from './keras.js';
+export type { KerasLayerOf, KerasRecurrentLayer } from './keras.js';

@@ -3,7 +3,7 @@
 // PyTorch's), Keras's one bias (LSTM, SimpleRNN) or two (GRU reset_after) mapped to bias_ih/bias_hh.
 
 import { Tensor } from '@recur/core-tensor';
-import type { StateDict } from '@recur/nn-recurrent';
+import type { GRU, LSTM, RNN, StateDict } from '@recur/nn-recurrent';
 import { ModelFileError, asBytes, quote } from './errors.js';
 import { halfToFloat } from './floats.js';
 import { type ModuleConfig, type RecurrentKind, type RecurrentModule, buildModule, reorderBlocks, transpose } from './modules.js';
@@ -12,16 +12,25 @@ const WHERE = 'fromKeras';
 
 /**
  * One recurrent layer of the model, as a configured recur module (`batchFirst: true`) with its weights.
+ * `kind` tells which module it is ('SimpleRNN' is an `RNN`; a 'Bidirectional' layer's module is
+ * whichever it wraps, so check `module` itself), and checking it narrows `module` to call `forward`.
  * @example
  * const [first] = fromKeras(JSON.parse(readFileSync('model.json', 'utf8')), readFileSync('weights.bin'));
- * if (first?.module instanceof LSTM) first.module.forward(randn([2, 5, 3])); // [B, T, I]
+ * if (first?.kind === 'LSTM') first.module.forward(randn([2, 5, 3])); // [B, T, I]: [out, [h, c]]
  */
-export interface KerasRecurrentLayer {
+export type KerasRecurrentLayer =
+  | KerasLayerOf<'LSTM', LSTM>
+  | KerasLayerOf<'GRU', GRU>
+  | KerasLayerOf<'SimpleRNN', RNN>
+  | KerasLayerOf<'Bidirectional', RecurrentModule>;
+
+/** A `KerasRecurrentLayer` of one Keras class. */
+export interface KerasLayerOf<Kind extends string, M extends RecurrentModule> {
   /** The layer's name in the model (nested models' layers as `outer/inner`). */
   name: string;
   /** The layer's Keras class: 'LSTM', 'GRU', 'SimpleRNN' or 'Bidirectional' (the module is then bidirectional). */
-  kind: 'LSTM' | 'GRU' | 'SimpleRNN' | 'Bidirectional';
-  module: RecurrentModule;
+  kind: Kind;
+  module: M;
 }
 
 const RECURRENT: Record<string, { kind: RecurrentKind; gates: number; order: number[] }> = {
@@ -61,7 +70,8 @@ export function fromKeras(modelJson: unknown, weightData: ArrayBuffer | Uint8Arr
   const model = isObject(topology.model_config) ? topology.model_config : topology;
   const found: Found = [];
   walkModel(model, '', weights, found, 0);
-  return found.map(({ name, kind, config, stateDict }) => ({ name, kind, module: buildModule(config, stateDict) }));
+  // The module is the class the layer names (its config's kind), so kind and module agree as the type says.
+  return found.map(({ name, kind, config, stateDict }) => ({ name, kind, module: buildModule(config, stateDict) }) as KerasRecurrentLayer);
 }
 
 function parseJson(modelJson: unknown): Record<string, unknown> {

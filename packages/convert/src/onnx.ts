@@ -4,7 +4,7 @@
 // (LSTM i,o,f,c to i,f,g,o; GRU z,r,h to r,z,n) and B is split into bias_ih and bias_hh.
 
 import { Tensor } from '@recur/core-tensor';
-import type { StateDict } from '@recur/nn-recurrent';
+import type { GRU, LSTM, RNN, StateDict } from '@recur/nn-recurrent';
 import { ModelFileError, asBytes, quote, sniffKind } from './errors.js';
 import { bf16ToFloat, halfToFloat } from './floats.js';
 import { type ModuleConfig, type RecurrentKind, type RecurrentModule, buildModule, reorderBlocks } from './modules.js';
@@ -13,19 +13,24 @@ import { type OnnxAttribute, type OnnxGraph, type OnnxNode, type OnnxTensor, dec
 const WHERE = 'fromOnnx';
 
 /**
- * One recurrent node of the graph, as a configured recur module with its weights loaded.
+ * One recurrent node of the graph, as a configured recur module with its weights loaded. `op` tells
+ * which module it is, so checking it narrows `module` to call its `forward`.
  * @example
- * for (const { name, path, op, module } of fromOnnx(readFileSync('model.onnx'))) {
- *   console.log(path, op, module.inputSize, module.hiddenSize);
+ * for (const node of fromOnnx(readFileSync('model.onnx'))) {
+ *   console.log(node.path, node.op, node.module.inputSize, node.module.hiddenSize);
+ *   if (node.op === 'LSTM') node.module.forward(randn([5, 1, node.module.inputSize])); // [out, [h, c]]
  * }
  */
-export interface OnnxRecurrentNode {
+export type OnnxRecurrentNode = OnnxNodeOf<'LSTM', LSTM> | OnnxNodeOf<'GRU', GRU> | OnnxNodeOf<'RNN', RNN>;
+
+/** An `OnnxRecurrentNode` of one op. */
+export interface OnnxNodeOf<Op extends RecurrentKind, M extends RecurrentModule> {
   /** The node's name, or `<op>_<index in its graph>` when it has none. */
   name: string;
   /** Where it sits: enclosing nodes and their graph attributes, then the name (`pick/else_branch/music_gru`). */
   path: string;
-  op: RecurrentKind;
-  module: RecurrentModule;
+  op: Op;
+  module: M;
 }
 
 /** Per op: gate count, PyTorch's gate blocks as indices of ONNX's, the activations PyTorch uses. */
@@ -72,7 +77,8 @@ export function fromOnnx(bytes: Uint8Array | ArrayBuffer): OnnxRecurrentNode[] {
   const found: Array<{ node: OnnxNode; name: string; path: string; scope: Scope }> = [];
   walk(model.graph, null, '', found);
   const configs = found.map((f) => ({ ...f, ...convert(f.node, f.path, f.scope) }));
-  return configs.map(({ name, path, config, stateDict }) => ({ name, path, op: config.kind, module: buildModule(config, stateDict) }));
+  // buildModule builds the module `config.kind` names, so op and module agree as the type says.
+  return configs.map(({ name, path, config, stateDict }) => ({ name, path, op: config.kind, module: buildModule(config, stateDict) }) as OnnxRecurrentNode);
 }
 
 function walk(graph: OnnxGraph, parent: Scope | null, path: string, found: Array<{ node: OnnxNode; name: string; path: string; scope: Scope }>): void {
