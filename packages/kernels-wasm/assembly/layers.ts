@@ -4,11 +4,11 @@
 // straight into that step's rows of `gx` (LSTM, RNN) or into `gates` (GRU, whose n gate needs W_hn h
 // apart) and applies the gates in place.
 //
-// Threads: a step splits by hidden units in blocks of 8, and the projection gives each thread the gate
-// columns of its units (else 8-column panels, or 4-row blocks for a small hidden size); a step
-// splits by hidden units in blocks of 8, each thread owning all gates of its units, so the cell update
-// needs no exchange; h is double-buffered (step s reads one buffer and writes the other), so one
-// barrier per step suffices (two with an LSTM projection, whose GEMM needs every unit). Every output
+// Threads: a step splits by hidden units in blocks of 8, each thread owning all gates of its units, so
+// the cell update needs no exchange, and the projection gives each thread the gate columns of its
+// units (else 8-column panels, or 4-row blocks for a small hidden size); h is double-buffered (step s
+// reads one buffer and writes the other), so one barrier between steps suffices (two with an LSTM
+// projection, whose GEMM needs every unit) and none after the last (the pool's join). Every output
 // element has one owner and is summed over k in the same order whatever the split: results are
 // bit-identical for any thread count. When H (or the projection's P) is not a multiple of 8, thread 0
 // owns the whole step and the others only help with the projection.
