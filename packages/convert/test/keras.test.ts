@@ -3,6 +3,7 @@
 // Keras's GRU equations: every module reproduces the tool's outputs on every backend.
 
 import { RecurError, type Tensor, setBackend } from '@recur/core-tensor';
+import { GRU, LSTM, RNN } from '@recur/nn-recurrent';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelFileError, fromKeras } from '../src/index.js';
 import { BACKENDS } from './backends.js';
@@ -36,6 +37,16 @@ describe.each(BACKENDS.map((b) => b.name))('fromKeras parity on %s', (backend) =
       if (h) expectClose(`${layer.name} h`, Array.isArray(state) ? state[0] : state, h);
       x = toTensor(expected.layers[i]!.out);
     });
+  });
+});
+
+describe('fromKeras: kind names the class of module (the result type narrows on it)', () => {
+  it.each(['keras_stack', 'keras_gru_reset_after'])('%s', (name) => {
+    const classes = { LSTM, GRU, SimpleRNN: RNN };
+    for (const layer of load(name)) {
+      if (layer.kind === 'Bidirectional') expect(layer.module.bidirectional).toBe(true);
+      else expect(layer.module).toBeInstanceOf(classes[layer.kind]);
+    }
   });
 });
 

@@ -3,6 +3,7 @@
 // Graphs holding what PyTorch's layers cannot express are refused, naming the node and attribute.
 
 import { RecurError, type Tensor, setBackend } from '@recur/core-tensor';
+import { GRU, LSTM, RNN } from '@recur/nn-recurrent';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelFileError, fromOnnx } from '../src/index.js';
 import { BACKENDS } from './backends.js';
@@ -68,6 +69,18 @@ describe.each(BACKENDS.map((b) => b.name))('fromOnnx parity with onnxruntime on 
     const [go, gh] = forward(nodes[1]!.module, toTensor(x)) as [Tensor, Tensor];
     expectClose('else Y', as(go, ort.else_branch!.Y!), ort.else_branch!.Y!);
     expectClose('else Y_h', as(gh, ort.else_branch!.Y_h!), ort.else_branch!.Y_h!);
+  });
+});
+
+describe('fromOnnx: op names the class of module (the result type narrows on it)', () => {
+  it.each(['lstm_bi.onnx', 'gru_2layer.onnx', 'rnn_relu_batch_first.onnx', 'control_flow.onnx'])('%s', (file) => {
+    const classes = { LSTM, GRU, RNN };
+    const nodes = fromOnnx(fixtureBytes(file));
+    expect(nodes.length).toBeGreaterThan(0);
+    for (const node of nodes) expect(node.module).toBeInstanceOf(classes[node.op]);
+    // Narrowed by op: an LSTM's forward returns [out, [h, c]] without a cast.
+    const lstm = nodes.find((n) => n.op === 'LSTM');
+    if (lstm?.op === 'LSTM') expect(lstm.module.projSize).toBe(0);
   });
 });
 
