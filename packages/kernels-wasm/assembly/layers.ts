@@ -19,9 +19,11 @@
 // hyperthread, a little core, another process) does fewer of them instead of holding every step up.
 // Any thread may run any block: its gate columns, c and h columns are that block's alone, so the bits
 // do not change. A step of fewer than 4 rows (a streamed sequence) is a few microseconds: there each
-// thread runs a fixed share of whole 16-unit panels instead. Taking its blocks one by one cost 4-8%
-// of a streamed call on 2 threads, whether the machine was quiet or busy (bench/README.md), and a
-// block taken by another thread has to bring its weights into that core's cache first.
+// thread runs a fixed share of whole 16-unit panels instead, since taking blocks one by one cost 5-15%
+// of a streamed call on 2 threads when the cores kept pace (bench/README.md). Such steps go through
+// the queues, in 16-unit tasks, only where the descriptor says so (ROW_QUEUES): the JS side probes
+// them now and then and keeps them while one thread keeps doing another's tasks (src/runtime.ts,
+// RowPolicy), which is what a core slower for whole calls needs.
 //
 // Padded layout: step t has B rows at t*B. Packed layout (batchSizes != 0): step t has batchSizes[t]
 // rows, stored one step after another. Pointers are byte offsets; the JS side owns every buffer and
@@ -64,7 +66,7 @@ const CS = 26; // training reserve: LSTM c per row [rows, H] or 0
 const HS = 27; // training reserve: h per row [rows, P] or 0
 const HFULLS = 28; // training reserve: LSTM h before projection [rows, H] or 0
 const SCHED = 29; // the call's work queues (4 lines of 64 bytes per thread, below) or 0: fixed shares only
-const SCHED_FLAGS = 30; // 1: a thread takes the others' tasks before its own (tests: every path runs)
+const SCHED_FLAGS = 30; // 1: a thread takes the others' tasks before its own (tests: every path runs); ROW_QUEUES
 const WHH16 = 31; // W_hh^T in 16-column panels (gemm.ts, packB16) for one-row steps, or 0
 
 /** Queue `set` of thread `tid`: 0 the projection's, 1 and 2 the steps' (even, odd); 3 counts its takings. */
@@ -90,12 +92,19 @@ function sharesWork(d: usize, nt: i32, H: i32): bool {
 
 /** Rows from which a step's blocks of units go through the work queues (below: fixed shares). */
 const QUEUED_ROWS = 4;
+/**
+ * SCHED_FLAGS bit: steps below QUEUED_ROWS rows go through the work queues too, in 16-unit tasks. The
+ * JS side sets it while it sees one thread doing another's work (a core slower for a whole call) and
+ * for an occasional probe (src/runtime.ts, RowPolicy).
+ */
+const ROW_QUEUES = 2;
 
-/** Tasks (blocks of 8 units) of a step with `nb` rows for a thread owning units [j0, j1). */
+/** Tasks of a step with `nb` rows for a thread owning units [j0, j1): blocks of 8 units, 16 below QUEUED_ROWS. */
 // @ts-ignore: decorator
 @inline
-function stepTasks(j0: i32, j1: i32, nb: i32): i32 {
-  return nb < QUEUED_ROWS ? 0 : (j1 - j0) >> 3;
+function stepTasks(j0: i32, j1: i32, nb: i32, rowQueues: bool): i32 {
+  if (nb >= QUEUED_ROWS) return (j1 - j0) >> 3;
+  return rowQueues ? (j1 - j0 + 15) >> 4 : 0;
 }
 
 /**
@@ -110,10 +119,11 @@ export function queuesInit(d: usize): void {
   const sched = slot(d, SCHED);
   const rows = num(d, ROWS);
   const chunk = projChunk(rows);
+  const rowQueues = (num(d, SCHED_FLAGS) & ROW_QUEUES) != 0;
   const nb = T > 0 ? stepRows(num(d, REVERSE) != 0 ? T - 1 : 0, num(d, B_), slot(d, SIZES)) : 0;
   for (let tid = 0; tid < nt; tid++) {
     queueFill(queueOf(sched, 0, tid, nt), (rows + chunk - 1) / chunk);
-    queueFill(queueOf(sched, 1, tid, nt), T > 0 ? stepTasks(ownStart(H, tid, nt), ownStart(H, tid + 1, nt), nb) : 0);
+    queueFill(queueOf(sched, 1, tid, nt), T > 0 ? stepTasks(ownStart(H, tid, nt), ownStart(H, tid + 1, nt), nb, rowQueues) : 0);
     store<i32>(queueOf(sched, 3, tid, nt), 0);
   }
 }
@@ -309,7 +319,8 @@ export function runLayer(d: usize, tid: i32): bool {
   // and largest step's) gives each thread a fixed share of units (u0, u1) for every step. The thread
   // then projects exactly its share's gate columns, which its steps alone read: no barrier is needed
   // between the projection and the first step (a streamed frame's call has one barrier, not two).
-  const fixedRows = shared && B < QUEUED_ROWS;
+  const rowQueues = (num(d, SCHED_FLAGS) & ROW_QUEUES) != 0;
+  const fixedRows = shared && B < QUEUED_ROWS && !rowQueues;
   const u0 = shared ? rowShareStart(H, tid, nt) : 0;
   const u1 = shared ? rowShareStart(H, tid + 1, nt) : 0;
   if (fixedRows) {
@@ -353,7 +364,8 @@ export function runLayer(d: usize, tid: i32): bool {
       projectStep(d, row, nb, H, P, j0, j1, q0, q1, hNext);
       copyCols(nb, q0, q1, hNext, P, out + (<usize>(row * P) << 2), P);
       if (hs != 0) copyCols(nb, q0, q1, hNext, P, hs + (<usize>(row * P) << 2), P);
-    } else if (shared && nb >= QUEUED_ROWS) {
+    } else if (shared && (nb >= QUEUED_ROWS || rowQueues)) {
+      if (nb < QUEUED_ROWS) touchLines(hCur, nb * P);
       stepShared(d, mode, row, nb, H, gh8, whh, gx, hCur, hNext, acts, out, hs, 1 + (s & 1), tid, nt);
     } else {
       if (nt > 1 && nb < QUEUED_ROWS) touchLines(hCur, nb * P);
@@ -362,7 +374,7 @@ export function runLayer(d: usize, tid: i32): bool {
     // This thread's blocks of the next step, in the queues the step before this one used (every task
     // of those was taken before the last barrier, and no thread reads them before the next).
     if (shared && s + 1 < T) {
-      queueFill(queueOf(slot(d, SCHED), 1 + ((s + 1) & 1), tid, nt), stepTasks(j0, j1, stepRows(reverse ? t - 1 : t + 1, B, sizes)));
+      queueFill(queueOf(slot(d, SCHED), 1 + ((s + 1) & 1), tid, nt), stepTasks(j0, j1, stepRows(reverse ? t - 1 : t + 1, B, sizes), rowQueues));
     }
     const swap = hCur;
     hCur = hNext;
@@ -389,8 +401,9 @@ function unitsStep(
 }
 
 /**
- * One step of at least QUEUED_ROWS rows through the work queues (queue `set` of each thread): this
- * thread's tasks (blocks of 8 units) from the front of its queue, then the others' from their back.
+ * One step through the work queues (queue `set` of each thread): this thread's tasks (blocks of 8
+ * units; 16 below QUEUED_ROWS rows, which come here with ROW_QUEUES) from the front of its queue,
+ * then the others' from their back.
  */
 function stepShared(
   d: usize, mode: i32, row: i32, nb: i32, H: i32, gh8: i32,
@@ -398,7 +411,7 @@ function stepShared(
 ): void {
   const sched = slot(d, SCHED);
   const othersFirst = num(d, SCHED_FLAGS) & 1;
-  const units = 8;
+  const units = nb < QUEUED_ROWS ? 16 : 8;
   let taken = 0;
   for (let pass = 0; pass < 2; pass++) {
     if ((pass == 0) != (othersFirst != 0)) {

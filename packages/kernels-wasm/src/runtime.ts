@@ -84,6 +84,8 @@ export class WasmPreparedWeights implements PreparedWeights {
    * and the pool's number.
    */
   readonly split = { nt: 1, rows: -1, seqLen: -1, uses: 0, every: 1, pool: 0 };
+  /** How these weights' threaded one-row steps run: fixed shares, or the work queues (RowPolicy). */
+  readonly rowPolicy = new RowPolicy();
   private ptrs: number[];
 
   constructor(
@@ -167,6 +169,42 @@ export class WasmPreparedWeights implements PreparedWeights {
   /** True after dispose(), and once the runtime's heap was dropped by the backend's reset(). */
   get disposed(): boolean {
     return this.ptrs.length === 0 || this.runtime.dropped;
+  }
+}
+
+/** Steps per window of the one-row policy, and windows between two probes of the queues. */
+const ROW_WINDOW = 256;
+const ROW_PROBE_EVERY = 16;
+
+/**
+ * Whether a model's threaded one-row steps (a streamed sequence or frame, batch below 4) run fixed
+ * shares of units or go through the work queues (assembly/layers.ts, ROW_QUEUES). Fixed shares are
+ * 5-15% faster when the cores keep pace with each other; the queues let a thread take over the tasks
+ * of a core that is slower for whole calls (a little core, a busy sibling hyperthread): 20% faster
+ * than fixed shares with one thread at half speed (bench/README.md). So the queues run for one window
+ * of steps in every ROW_PROBE_EVERY, and for as long after as tasks keep moving between threads (at
+ * least one a step in four). Integers only: it runs after every streamed frame.
+ */
+export class RowPolicy {
+  /** Steps of the current window go through the queues (the first window is a probe). */
+  queues = true;
+  steps = 0;
+  moved = 0;
+  windows = 0;
+
+  /** Counts a threaded one-row call of `steps` steps in which `moved` tasks changed threads. */
+  record(steps: number, moved: number): void {
+    this.steps += steps;
+    if (this.queues) this.moved += moved;
+    if (this.steps < ROW_WINDOW) return;
+    if (this.queues) {
+      this.queues = this.moved * 4 >= this.steps;
+      if (!this.queues) this.windows = 0;
+    } else if (++this.windows >= ROW_PROBE_EVERY) {
+      this.queues = true;
+    }
+    this.steps = 0;
+    this.moved = 0;
   }
 }
 
@@ -295,6 +333,8 @@ export class WasmRuntime {
   singleCalls = 0;
   /** Every call on all the pool's threads, whatever the cost model says (tests, measurements). */
   alwaysSplit = false;
+  /** One-row steps through the work queues: as RowPolicy decides, or always or never (tests, measurements). */
+  rowQueues: 'auto' | 'always' | 'never' = 'auto';
   /** Threads the last layer call ran on. */
   lastThreads = 1;
   /**
@@ -370,7 +410,7 @@ export class WasmRuntime {
     // The kernels' barriers (assembly/layers.ts): one after the projection unless every step has fewer
     // than 4 rows (then each thread projects its own share), one between steps, one more inside each
     // step with a projection; the pool's join follows the last step.
-    const fixedRows = H % 8 === 0 && !proj && args.batch < 4;
+    const fixedRows = H % 8 === 0 && !proj && args.batch < 4 && !this.rowsQueued(w);
     const barriers = (fixedRows ? 0 : 1) + Math.max(T - 1, 0) + (proj ? T : 0);
     let cost = pool.timings.callNs + barriers * pool.timings.barrierNs;
     if (saved > 1.2 * cost) return nt;
@@ -472,7 +512,9 @@ export class WasmRuntime {
     if (nt > 1) {
       this.threadedCalls++;
       this.pool!.runLayer(this.desc, nt);
+      const before = this.tasksMoved;
       this.countMoved(this.queues, nt);
+      if (args.batch < 4) w.rowPolicy.record(args.seqLen, this.tasksMoved - before);
     } else {
       this.singleCalls++;
       this.kernels.runLayer(this.desc, 0);
@@ -526,6 +568,11 @@ export class WasmRuntime {
     const rows = args.batchSizes ? (args.batchSizes[0] ?? 0) : args.batch;
     const stepNs = (2 * rows * gateCount(w.mode) * w.hiddenSize * w.outputSize) / this.flopsPerNs;
     return stepNs / this.pool!.size >= STEP_NS_SHARED;
+  }
+
+  /** True where the one-row steps of these weights' threaded calls go through the work queues. */
+  private rowsQueued(w: WasmPreparedWeights): boolean {
+    return this.rowQueues === 'auto' ? w.rowPolicy.queues : this.rowQueues === 'always';
   }
 
   /** Adds the tasks moved between the threads of the call just run (queue set 3 of each thread). */
@@ -609,8 +656,9 @@ export class WasmRuntime {
     i32[d + 27] = L.hs;
     i32[d + 28] = L.hfulls;
     i32[d + 29] = queues;
-    // 'always' (tests) takes the others' tasks first, so work moves between threads on every call.
-    i32[d + 30] = this.alwaysSplit ? 1 : 0;
+    // 'always' (tests) takes the others' tasks first, so work moves between threads on every call;
+    // bit 2 sends one-row steps through the queues (RowPolicy).
+    i32[d + 30] = (this.alwaysSplit ? 1 : 0) | (this.rowsQueued(w) ? 2 : 0);
     i32[d + 31] = whh16;
     if (nt > 1) this.kernels.queuesInit(at);
   }

@@ -12,7 +12,7 @@ import { createWasmBackend, threadsUnavailableReason } from '../src/index.js';
 import { createMemory } from '../src/env.js';
 import { instantiateKernels } from '../src/module.js';
 import { CONTROL_BYTES, ThreadPool, startThreads } from '../src/pool.js';
-import { WasmRuntime } from '../src/runtime.js';
+import { RowPolicy, WasmRuntime } from '../src/runtime.js';
 
 // 'always' splits every call, however small, so the suite exercises the split, not the cost model.
 const one = createWasmBackend({ name: 'wasm-1t', threads: 1 });
@@ -108,6 +108,73 @@ describe('bit-identical for every thread count', () => {
       }
     });
   }
+});
+
+describe('one-row steps: fixed shares or the work queues (RowPolicy)', () => {
+  const cases: Array<{ mode: RecurrentMode; H: number; T: number; B: number }> = [
+    { mode: 'lstm', H: 64, T: 9, B: 1 },
+    { mode: 'lstm', H: 48, T: 5, B: 3 },
+    { mode: 'gru', H: 48, T: 7, B: 1 },
+    { mode: 'rnn_tanh', H: 32, T: 6, B: 2 },
+  ];
+  for (const c of cases) {
+    it(`${c.mode} H=${c.H} T=${c.T} B=${c.B}: the same bits both ways and on one thread`, async () => {
+      const runtime = await quietRuntime(`wasm-rows-${c.mode}-${c.H}`);
+      try {
+        runtime.alwaysSplit = true;
+        const g = new Generator(c.H + c.T * 7 + c.B);
+        const w = randomWeights(g, c.mode, 12, c.H);
+        const x = Float32Array.from({ length: c.T * c.B * 12 }, () => g.normal());
+        const base = runFused(one, w, x, c.T, c.B);
+        const prepared = runtime.prepare(w);
+        const workspace = runtime.createWorkspace();
+        for (const rows of ['never', 'always'] as const) {
+          runtime.rowQueues = rows;
+          const moved = runtime.tasksMoved;
+          const args = paddedLayerArgs(w, prepared, x, c.T, c.B);
+          runtime.layer(args, workspace);
+          expect(runtime.lastThreads).toBe(2);
+          // 'always' splits take the others' tasks first: through the queues, tasks move.
+          if (rows === 'always') expect(runtime.tasksMoved).toBeGreaterThan(moved);
+          else expect(runtime.tasksMoved).toBe(moved);
+          expect(Buffer.from(args.out.buffer).equals(Buffer.from(base.out.buffer))).toBe(true);
+          expect(Buffer.from(args.hN.buffer).equals(Buffer.from(base.hN.buffer))).toBe(true);
+          if (base.cN) expect(Buffer.from(args.cN!.buffer).equals(Buffer.from(base.cN.buffer))).toBe(true);
+        }
+        workspace.dispose();
+        prepared.dispose();
+      } finally {
+        runtime.pool?.dispose();
+      }
+    });
+  }
+
+  it('probes the queues, keeps them while tasks move, and otherwise runs fixed shares', () => {
+    const p = new RowPolicy();
+    // The first window is a probe; a balanced machine moves almost nothing: fixed shares after it.
+    expect(p.queues).toBe(true);
+    p.record(200, 3);
+    expect(p.queues).toBe(true);
+    p.record(200, 2);
+    expect(p.queues).toBe(false);
+    // Fixed shares count steps only, and probe again after 16 windows of 256 steps.
+    for (let i = 0; i < 15; i++) {
+      p.record(256, 99);
+      expect(p.queues).toBe(false);
+    }
+    p.record(256, 0);
+    expect(p.queues).toBe(true);
+    // A core slower for whole calls: its tasks keep moving (one a step in four or more), queues stay.
+    for (let i = 0; i < 10; i++) {
+      p.record(256, 64);
+      expect(p.queues).toBe(true);
+    }
+    // Streamed frames count one step each; the slow core catches up: back to fixed shares.
+    for (let i = 0; i < 255; i++) p.record(1, 0);
+    expect(p.queues).toBe(true);
+    p.record(1, 0);
+    expect(p.queues).toBe(false);
+  });
 });
 
 describe('work queues: a thread done with its share takes over the rest of another', () => {
