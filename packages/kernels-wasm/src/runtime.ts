@@ -550,8 +550,14 @@ export class WasmRuntime {
     this.threadedCalls += 2;
     this.lastThreads = pool.size;
     pool.runTeams(this.desc, this.desc2, n0);
+    const before = this.tasksMoved;
     this.countMoved(this.queues, n0);
+    const between = this.tasksMoved;
     this.countMoved(queues2, pool.size - n0);
+    if (a.args.batch < 4) {
+      wA.rowPolicy.record(a.args.seqLen, between - before);
+      wB.rowPolicy.record(b.args.seqLen, this.tasksMoved - between);
+    }
     this.end(a.args, wA, wsA);
     this.end(b.args, wB, wsB);
   }
