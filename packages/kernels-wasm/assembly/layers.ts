@@ -315,14 +315,20 @@ export function runLayer(d: usize, tid: i32): bool {
   const gh8 = roundUp8(G * H);
   const whr = mode == 0 ? slot(d, WHR) : 0;
   const shared = sharesWork(d, nt, H);
-  // Through the work queues, a call whose steps all have fewer than QUEUED_ROWS rows (B is the first
-  // and largest step's) gives each thread a fixed share of units (u0, u1) for every step. The thread
-  // then projects exactly its share's gate columns, which its steps alone read: no barrier is needed
-  // between the projection and the first step (a streamed frame's call has one barrier, not two).
+  // This thread's units, and its columns of h (the projection's P columns, or its units).
+  const j0 = ownStart(H, tid, nt);
+  const j1 = ownStart(H, tid + 1, nt);
+  const q0 = whr != 0 ? ownStart(P, tid, nt) : j0;
+  const q1 = whr != 0 ? ownStart(P, tid + 1, nt) : j1;
+  // The units of the steps it runs outside the queues: with the queues, steps below QUEUED_ROWS rows
+  // run a fixed share of whole 16-unit panels (unless ROW_QUEUES sends them through the queues too).
+  const u0 = shared ? rowShareStart(H, tid, nt) : j0;
+  const u1 = shared ? rowShareStart(H, tid + 1, nt) : j1;
+  // A call whose steps all run fixed shares (B is the first and largest step's rows) projects each
+  // thread's share of gate columns, which only its own steps read: no barrier is needed between the
+  // projection and the first step, so a streamed frame's call has none at all.
   const rowQueues = (num(d, SCHED_FLAGS) & ROW_QUEUES) != 0;
   const fixedRows = shared && B < QUEUED_ROWS && !rowQueues;
-  const u0 = shared ? rowShareStart(H, tid, nt) : 0;
-  const u1 = shared ? rowShareStart(H, tid + 1, nt) : 0;
   if (fixedRows) {
     for (let g = 0; g < G; g++) {
       projectColumns(rows, inputSize, gh8, g * H + u0, g * H + u1, 0, rows, slot(d, X), slot(d, WIH), slot(d, BIAS), slot(d, GX));
@@ -331,11 +337,6 @@ export function runLayer(d: usize, tid: i32): bool {
     project(d, rows, inputSize, G, H, gh8, slot(d, X), slot(d, WIH), slot(d, BIAS), slot(d, GX), tid, nt);
     if (!barrier(ctl, nt)) return false;
   }
-  // This thread's units, and its columns of h (the projection's P columns, or its units).
-  const j0 = ownStart(H, tid, nt);
-  const j1 = ownStart(H, tid + 1, nt);
-  const q0 = whr != 0 ? ownStart(P, tid, nt) : j0;
-  const q1 = whr != 0 ? ownStart(P, tid + 1, nt) : j1;
   const whh = slot(d, WHH);
   const gx = slot(d, GX);
   const out = slot(d, OUT);
@@ -358,6 +359,8 @@ export function runLayer(d: usize, tid: i32): bool {
       // gains rows, which hold h0 in both).
       if (nb < prev) copyCols(prev - nb, q0, q1, hCur + (<usize>(nb * P) << 2), P, hNext + (<usize>(nb * P) << 2), P);
     }
+    // A short step first brings over the lines of h the other threads wrote, all at once.
+    if (whr == 0 && nt > 1 && nb < QUEUED_ROWS) touchLines(hCur, nb * P);
     if (whr != 0) {
       lstmStep(d, row, nb, H, P, gh8, j0, j1, whh, gx, hCur, hNext, acts);
       if (!barrier(ctl, nt)) return false;
@@ -365,11 +368,9 @@ export function runLayer(d: usize, tid: i32): bool {
       copyCols(nb, q0, q1, hNext, P, out + (<usize>(row * P) << 2), P);
       if (hs != 0) copyCols(nb, q0, q1, hNext, P, hs + (<usize>(row * P) << 2), P);
     } else if (shared && (nb >= QUEUED_ROWS || rowQueues)) {
-      if (nb < QUEUED_ROWS) touchLines(hCur, nb * P);
       stepShared(d, mode, row, nb, H, gh8, whh, gx, hCur, hNext, acts, out, hs, 1 + (s & 1), tid, nt);
     } else {
-      if (nt > 1 && nb < QUEUED_ROWS) touchLines(hCur, nb * P);
-      unitsStep(d, mode, row, nb, H, gh8, shared ? u0 : j0, shared ? u1 : j1, whh, gx, hCur, hNext, acts, out, hs);
+      unitsStep(d, mode, row, nb, H, gh8, u0, u1, whh, gx, hCur, hNext, acts, out, hs);
     }
     // This thread's blocks of the next step, in the queues the step before this one used (every task
     // of those was taken before the last barrier, and no thread reads them before the next).

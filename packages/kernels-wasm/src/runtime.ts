@@ -172,6 +172,9 @@ export class WasmPreparedWeights implements PreparedWeights {
   }
 }
 
+/** Rows below which a step runs fixed shares, or the queues as RowPolicy says (assembly/layers.ts, QUEUED_ROWS). */
+const QUEUED_ROWS = 4;
+
 /** Steps per window of the one-row policy, and windows between two probes of the queues. */
 const ROW_WINDOW = 256;
 const ROW_PROBE_EVERY = 16;
@@ -410,7 +413,7 @@ export class WasmRuntime {
     // The kernels' barriers (assembly/layers.ts): one after the projection unless every step has fewer
     // than 4 rows (then each thread projects its own share), one between steps, one more inside each
     // step with a projection; the pool's join follows the last step.
-    const fixedRows = H % 8 === 0 && !proj && args.batch < 4 && !this.rowsQueued(w);
+    const fixedRows = H % 8 === 0 && !proj && args.batch < QUEUED_ROWS && !this.rowsQueued(w);
     const barriers = (fixedRows ? 0 : 1) + Math.max(T - 1, 0) + (proj ? T : 0);
     let cost = pool.timings.callNs + barriers * pool.timings.barrierNs;
     if (saved > 1.2 * cost) return nt;
@@ -512,9 +515,8 @@ export class WasmRuntime {
     if (nt > 1) {
       this.threadedCalls++;
       this.pool!.runLayer(this.desc, nt);
-      const before = this.tasksMoved;
-      this.countMoved(this.queues, nt);
-      if (args.batch < 4) w.rowPolicy.record(args.seqLen, this.tasksMoved - before);
+      const moved = this.countMoved(this.queues, nt);
+      if (args.batch < QUEUED_ROWS) w.rowPolicy.record(args.seqLen, moved);
     } else {
       this.singleCalls++;
       this.kernels.runLayer(this.desc, 0);
@@ -550,13 +552,11 @@ export class WasmRuntime {
     this.threadedCalls += 2;
     this.lastThreads = pool.size;
     pool.runTeams(this.desc, this.desc2, n0);
-    const before = this.tasksMoved;
-    this.countMoved(this.queues, n0);
-    const between = this.tasksMoved;
-    this.countMoved(queues2, pool.size - n0);
-    if (a.args.batch < 4) {
-      wA.rowPolicy.record(a.args.seqLen, between - before);
-      wB.rowPolicy.record(b.args.seqLen, this.tasksMoved - between);
+    const movedA = this.countMoved(this.queues, n0);
+    const movedB = this.countMoved(queues2, pool.size - n0);
+    if (a.args.batch < QUEUED_ROWS) {
+      wA.rowPolicy.record(a.args.seqLen, movedA);
+      wB.rowPolicy.record(b.args.seqLen, movedB);
     }
     this.end(a.args, wA, wsA);
     this.end(b.args, wB, wsB);
@@ -581,10 +581,13 @@ export class WasmRuntime {
     return this.rowQueues === 'auto' ? w.rowPolicy.queues : this.rowQueues === 'always';
   }
 
-  /** Adds the tasks moved between the threads of the call just run (queue set 3 of each thread). */
-  private countMoved(queues: number, nt: number): void {
+  /** The tasks moved between the threads of the call just run (queue set 3 of each thread), added to tasksMoved. */
+  private countMoved(queues: number, nt: number): number {
     const i32 = this.heap.i32;
-    for (let t = 0; t < nt; t++) this.tasksMoved += i32[(queues + (3 * nt + t) * 64) >> 2]!;
+    let moved = 0;
+    for (let t = 0; t < nt; t++) moved += i32[(queues + (3 * nt + t) * 64) >> 2]!;
+    this.tasksMoved += moved;
+    return moved;
   }
 
   /** A pair runs side by side when one call's work outweighs the cost of publishing it (no barriers). */

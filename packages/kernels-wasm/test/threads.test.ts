@@ -46,6 +46,14 @@ async function quietRuntime(name: string): Promise<WasmRuntime> {
   return runtime;
 }
 
+type Bits = { out: Float32Array; hN: Float32Array; cN?: Float32Array | null };
+/** The same bits in out, hN and (where there is one) cN: a threaded result against one thread's. */
+function expectSameBits(got: Bits, want: Bits): void {
+  expect(Buffer.from(got.out.buffer).equals(Buffer.from(want.out.buffer))).toBe(true);
+  expect(Buffer.from(got.hN.buffer).equals(Buffer.from(want.hN.buffer))).toBe(true);
+  if (want.cN) expect(Buffer.from(got.cN!.buffer).equals(Buffer.from(want.cN.buffer))).toBe(true);
+}
+
 describe('the worker pool', () => {
   it('starts the threads asked for, in Node', () => {
     expect(threadsUnavailableReason()).toBeNull();
@@ -102,9 +110,7 @@ describe('bit-identical for every thread count', () => {
       for (const b of [two, three]) {
         const r = runFused(b, w, x, c.T, c.B, opts);
         expect(b.threadInfo().lastCall).toBe(b.threadInfo().requested);
-        expect(Buffer.from(r.out.buffer).equals(Buffer.from(base.out.buffer))).toBe(true);
-        expect(Buffer.from(r.hN.buffer).equals(Buffer.from(base.hN.buffer))).toBe(true);
-        if (base.cN) expect(Buffer.from(r.cN!.buffer).equals(Buffer.from(base.cN.buffer))).toBe(true);
+        expectSameBits(r, base);
       }
     });
   }
@@ -137,14 +143,12 @@ describe('one-row steps: fixed shares or the work queues (RowPolicy)', () => {
           // 'always' splits take the others' tasks first: through the queues, tasks move.
           if (rows === 'always') expect(runtime.tasksMoved).toBeGreaterThan(moved);
           else expect(runtime.tasksMoved).toBe(moved);
-          expect(Buffer.from(args.out.buffer).equals(Buffer.from(base.out.buffer))).toBe(true);
-          expect(Buffer.from(args.hN.buffer).equals(Buffer.from(base.hN.buffer))).toBe(true);
-          if (base.cN) expect(Buffer.from(args.cN!.buffer).equals(Buffer.from(base.cN.buffer))).toBe(true);
+          expectSameBits(args, base);
         }
         workspace.dispose();
         prepared.dispose();
       } finally {
-        runtime.pool?.dispose();
+        runtime.drop();
       }
     });
   }
@@ -201,9 +205,7 @@ describe('work queues: a thread done with its share takes over the rest of anoth
           const args = paddedLayerArgs(w, prepared, x, T, B);
           runtime.layer(args, workspace);
           expect(runtime.lastThreads).toBe(2);
-          expect(Buffer.from(args.out.buffer).equals(Buffer.from(base.out.buffer))).toBe(true);
-          expect(Buffer.from(args.hN.buffer).equals(Buffer.from(base.hN.buffer))).toBe(true);
-          if (base.cN) expect(Buffer.from(args.cN!.buffer).equals(Buffer.from(base.cN.buffer))).toBe(true);
+          expectSameBits(args, base);
         }
         workspace.dispose();
         prepared.dispose();
