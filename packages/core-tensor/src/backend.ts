@@ -172,6 +172,7 @@ export interface LayerArgs<Buf = Float32Array> {
   h0: Buf | null;
   /** `[B, hiddenSize]` initial cell state (LSTM only); zeros when null. */
   c0?: Buf | null;
+  /** Receives the output rows, at the positions above and no others; after a failed call, what those hold is unspecified. */
   out: Buf;
   outOffset: number;
   outStride: number;

@@ -273,9 +273,13 @@ export class ThreadPool {
     return true;
   }
 
-  /** Runs `runLayer(desc, tid)` on threads 0..nt-1 (this thread is 0). Throws BackendError on failure. */
-  runLayer(desc: number, nt: number): void {
-    this.call(CMD_LAYER, desc, nt, 0);
+  /**
+   * Runs `runLayer(desc, tid)` on threads 0..nt-1 (this thread is 0). `beforeOwn`, if given, runs on
+   * this thread once the others have been started, before its own share (whose tasks the others take
+   * meanwhile). Throws BackendError on failure.
+   */
+  runLayer(desc: number, nt: number, beforeOwn: (() => void) | null = null): void {
+    this.call(CMD_LAYER, desc, nt, 0, beforeOwn);
   }
 
   /**
@@ -289,7 +293,7 @@ export class ThreadPool {
     this.call(CMD_TEAMS, desc, this.size, 0);
   }
 
-  private call(cmd: number, desc: number, nt: number, rounds: number): void {
+  private call(cmd: number, desc: number, nt: number, rounds: number, beforeOwn: (() => void) | null = null): void {
     if (this.broken) throw new BackendError(`wasm threads: ${this.broken}`);
     const w = this.#w;
     Atomics.store(w, DONE, 0);
@@ -303,6 +307,7 @@ export class ThreadPool {
     if (Atomics.load(w, WORKER_SLEEPERS) > 0) Atomics.notify(w, SEQ);
     let failure: unknown = null;
     try {
+      if (beforeOwn) beforeOwn();
       if (cmd === CMD_BARRIERS) this.kernels.spinBarriers(this.ctl, nt, rounds);
       else this.kernels.runLayer(desc, 0);
     } catch (error) {

@@ -216,6 +216,58 @@ describe('work queues: a thread done with its share takes over the rest of anoth
   }
 });
 
+describe("a large threaded call's output", () => {
+  it('has its pages brought in while the other threads start, writing only positions the call owns', async () => {
+    const runtime = await quietRuntime('wasm-prefault');
+    const pool = runtime.pool!;
+    const run = pool.runLayer.bind(pool);
+    const prefaulted: boolean[] = [];
+    pool.runLayer = (desc, nt, beforeOwn = null) => {
+      prefaulted.push(beforeOwn !== null);
+      run(desc, nt, beforeOwn);
+    };
+    try {
+      const g = new Generator(21);
+      const P = 128;
+      const w = randomWeights(g, 'gru', 24, P);
+      const T = 40;
+      const B = 16;
+      const n = T * B * P; // 81,920 floats: past the 65,536 from which the pages are brought in
+      const x = Float32Array.from({ length: T * B * 24 }, () => g.normal());
+      const base = runFused(one, w, x, T, B);
+      const prepared = runtime.prepare(w);
+      const workspace = runtime.createWorkspace();
+      // Contiguous, at an offset into a larger buffer: what lies around the output keeps its values.
+      const pad = 3000;
+      const flat = new Float32Array(pad + n + pad).fill(7);
+      const a = { ...paddedLayerArgs(w, prepared, x, T, B), out: flat, outOffset: pad, outStride: P };
+      runtime.layer(a, workspace);
+      expect(runtime.lastThreads).toBe(2);
+      expect(Buffer.from(flat.slice(pad, pad + n).buffer).equals(Buffer.from(base.out.buffer))).toBe(true);
+      expect(flat.subarray(0, pad).every((v) => v === 7) && flat.subarray(pad + n).every((v) => v === 7)).toBe(true);
+      // Strided, as one direction of a bidirectional layer writes [T, B, 2P]: the other direction's
+      // columns keep theirs.
+      const wide = new Float32Array(2 * n).fill(7);
+      runtime.layer({ ...paddedLayerArgs(w, prepared, x, T, B), out: wide, outOffset: P, outStride: 2 * P }, workspace);
+      for (let r = 0; r < T * B; r++) {
+        expect(wide.subarray(2 * r * P, (2 * r + 1) * P).every((v) => v === 7)).toBe(true);
+        const got = wide.slice((2 * r + 1) * P, (2 * r + 2) * P);
+        expect(Buffer.from(got.buffer).equals(Buffer.from(base.out.slice(r * P, (r + 1) * P).buffer))).toBe(true);
+      }
+      // A small call (a streamed frame's size) goes without.
+      const small = runFused(one, w, x.subarray(0, 4 * 24), 1, 4);
+      const s = paddedLayerArgs(w, prepared, x.subarray(0, 4 * 24), 1, 4);
+      runtime.layer(s, workspace);
+      expectSameBits(s, small);
+      expect(prefaulted).toEqual(runtime.lastThreads === 2 ? [true, true, false] : [true, true]);
+      workspace.dispose();
+      prepared.dispose();
+    } finally {
+      runtime.drop();
+    }
+  });
+});
+
 describe('a memory that grows between calls', () => {
   it('is seen by every thread: a call that grows it by megabytes stays bit-identical', () => {
     const g = new Generator(12);
