@@ -562,7 +562,7 @@ function gruStep(
   let hn1 = hNext;
   let ab = acts + <usize>row * (hBytes << 2);
   let b = 0;
-  // Two rows by two vectors at a time, the four chains' statements interleaved (see lstmStep): 5-6%
+  // Two rows by two vectors at a time, the four chains' statements interleaved (see lstmStep): 4-6%
   // of a batched GRU call.
   for (; b + 2 <= nb; b += 2) {
     const xg1 = xg + gBytes, hg1 = hg + gBytes, hb1 = hb + hBytes, hn2 = hn1 + hBytes, ab1 = ab + (hBytes << 2);
