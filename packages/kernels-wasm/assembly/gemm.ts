@@ -91,14 +91,16 @@ export function gemv16(n: i32, k: i32, a: usize, b: usize, c: usize, accumulate:
 
 // @ts-ignore: decorator
 @inline
-function kernel4x8(k: i32, a: usize, lda: usize, b: usize, c: usize, ldc: usize, accumulate: bool): void {
+function kernel4x8(k: i32, a: usize, lda: usize, b: usize, c: usize, ldc: usize, accumulate: bool, bias: usize): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
   const c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
   if (accumulate) {
     c00 = v128.load(c); c01 = v128.load(c, 16);
+  } else if (bias != 0) {
+    c00 = v128.load(bias); c01 = v128.load(bias, 16);
+  }
+  let c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
+  if (accumulate) {
     c10 = v128.load(c1); c11 = v128.load(c1, 16);
     c20 = v128.load(c2); c21 = v128.load(c2, 16);
     c30 = v128.load(c3); c31 = v128.load(c3, 16);
@@ -127,11 +129,14 @@ function kernel4x8(k: i32, a: usize, lda: usize, b: usize, c: usize, ldc: usize,
 
 // @ts-ignore: decorator
 @inline
-function kernel1x8(k: i32, a: usize, b: usize, c: usize, accumulate: bool): void {
+function kernel1x8(k: i32, a: usize, b: usize, c: usize, accumulate: bool, bias: usize): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   if (accumulate) {
     c0 = v128.load(c);
     c1 = v128.load(c, 16);
+  } else if (bias != 0) {
+    c0 = v128.load(bias);
+    c1 = v128.load(bias, 16);
   }
   for (let p = 0; p < k; p++) {
     const x = v128.load32_splat(a);
@@ -152,10 +157,12 @@ function kernel1x8(k: i32, a: usize, b: usize, c: usize, accumulate: bool): void
 // sums was 8% faster on the batch-1 stream but breaks that, so it is not used.
 // @ts-ignore: decorator
 @inline
-function kernel1x16(k: i32, a: usize, b: usize, panelBytes: usize, c: usize, accumulate: bool): void {
+function kernel1x16(k: i32, a: usize, b: usize, panelBytes: usize, c: usize, accumulate: bool, bias: usize): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
   if (accumulate) {
     c0 = v128.load(c); c1 = v128.load(c, 16); c2 = v128.load(c, 32); c3 = v128.load(c, 48);
+  } else if (bias != 0) {
+    c0 = v128.load(bias); c1 = v128.load(bias, 16); c2 = v128.load(bias, 32); c3 = v128.load(bias, 48);
   }
   const b1 = b + panelBytes;
   let o: usize = 0;
@@ -176,6 +183,15 @@ function kernel1x16(k: i32, a: usize, b: usize, panelBytes: usize, c: usize, acc
  * Columns n..roundUp8(n) of C are written too (with the product of the zero padding).
  */
 export function gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, c: usize, ldc: i32, accumulate: bool): void {
+  gemmBias(m, n, k, a, lda, b, c, ldc, accumulate, 0);
+}
+
+/**
+ * `gemm`, where without `accumulate` a nonzero `bias` (roundUp8(n) floats) starts every row's sums:
+ * C = bias + A @ B with the products added to it in order, which spares the layers' input projection
+ * a second pass over C.
+ */
+export function gemmBias(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, c: usize, ldc: i32, accumulate: bool, bias: usize): void {
   const panels = (n + 7) >> 3;
   const panelBytes = <usize>k << 5;
   const ldaBytes = <usize>lda << 2;
@@ -187,7 +203,7 @@ export function gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, c: us
       const bp = b + <usize>p * panelBytes;
       const cp = c + (<usize>p << 5);
       for (let i = i0; i < iEnd; i += 4) {
-        kernel4x8(k, a + <usize>i * ldaBytes, ldaBytes, bp, cp + <usize>i * ldcBytes, ldcBytes, accumulate);
+        kernel4x8(k, a + <usize>i * ldaBytes, ldaBytes, bp, cp + <usize>i * ldcBytes, ldcBytes, accumulate, bias != 0 ? bias + (<usize>p << 5) : 0);
       }
     }
   }
@@ -195,7 +211,9 @@ export function gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, c: us
     const ai = a + <usize>i * ldaBytes;
     const ci = c + <usize>i * ldcBytes;
     let p = 0;
-    for (; p + 2 <= panels; p += 2) kernel1x16(k, ai, b + <usize>p * panelBytes, panelBytes, ci + (<usize>p << 5), accumulate);
-    for (; p < panels; p++) kernel1x8(k, ai, b + <usize>p * panelBytes, ci + (<usize>p << 5), accumulate);
+    for (; p + 2 <= panels; p += 2) {
+      kernel1x16(k, ai, b + <usize>p * panelBytes, panelBytes, ci + (<usize>p << 5), accumulate, bias != 0 ? bias + (<usize>p << 5) : 0);
+    }
+    for (; p < panels; p++) kernel1x8(k, ai, b + <usize>p * panelBytes, ci + (<usize>p << 5), accumulate, bias != 0 ? bias + (<usize>p << 5) : 0);
   }
 }

@@ -31,7 +31,7 @@
 // a call.
 
 import { relu4, reluScalar, sigmoid4, sigmoidScalar, tanh4, tanhScalar } from './activations';
-import { gemm, gemv16 } from './gemm';
+import { gemm, gemmBias, gemv16 } from './gemm';
 import { num, roundUp8, slot } from './desc';
 import { barrier, partStart, queueFill, takeBack, takeFront } from './threads';
 
@@ -216,18 +216,11 @@ function projectShared(d: usize, rows: i32, inputSize: i32, G: i32, H: i32, gh8:
   store<i32>(count, load<i32>(count) + taken);
 }
 
-/** Rows [r0, r1) and columns [c0, c1) (multiples of 8, or the whole width) of the projection, bias added. */
+/** Rows [r0, r1) and columns [c0, c1) (multiples of 8, or the whole width) of the projection, the bias first in every sum. */
 function projectColumns(rows: i32, inputSize: i32, gh8: i32, c0: i32, c1: i32, r0: i32, r1: i32, x: usize, wih: usize, bias: usize, gx: usize): void {
   if (r1 <= r0 || c1 <= c0) return;
-  gemm(r1 - r0, c1 - c0, inputSize, x + (<usize>(r0 * inputSize) << 2), inputSize,
-    wih + <usize>(c0 >> 3) * (<usize>inputSize << 5), gx + (<usize>(r0 * gh8 + c0) << 2), gh8, false);
-  for (let r = r0; r < r1; r++) {
-    const row = gx + (<usize>(r * gh8) << 2);
-    for (let j = c0; j < c1; j += 4) {
-      const o = <usize>j << 2;
-      v128.store(row + o, f32x4.add(v128.load(row + o), v128.load(bias + o)));
-    }
-  }
+  gemmBias(r1 - r0, c1 - c0, inputSize, x + (<usize>(r0 * inputSize) << 2), inputSize,
+    wih + <usize>(c0 >> 3) * (<usize>inputSize << 5), gx + (<usize>(r0 * gh8 + c0) << 2), gh8, false, bias + (<usize>c0 << 2));
 }
 
 /**
