@@ -477,11 +477,10 @@ function lstmStep(
       v128.store(hb + o, f32x4.mul(oA, tanh4(cA)));
       v128.store(hb + o, f32x4.mul(oB, tanh4(cB)), 16);
       if (acts != 0) {
-        v128.store(ab + o, iA); v128.store(ab + o, iB, 16);
-        v128.store(ab + hBytes + o, fA); v128.store(ab + hBytes + o, fB, 16);
-        v128.store(ab + 2 * hBytes + o, gA); v128.store(ab + 2 * hBytes + o, gB, 16);
-        v128.store(ab + 3 * hBytes + o, oA); v128.store(ab + 3 * hBytes + o, oB, 16);
-        v128.store(csb + o, cA); v128.store(csb + o, cB, 16);
+        storeReserve(ab + o, hBytes, iA, fA, gA, oA);
+        storeReserve(ab + o + 16, hBytes, iB, fB, gB, oB);
+        v128.store(csb + o, cA);
+        v128.store(csb + o, cB, 16);
       }
     }
     for (; j + 4 <= j1; j += 4) {
@@ -494,10 +493,7 @@ function lstmStep(
       v128.store(cb + o, cv);
       v128.store(hb + o, f32x4.mul(og, tanh4(cv)));
       if (acts != 0) {
-        v128.store(ab + o, ig);
-        v128.store(ab + hBytes + o, fg);
-        v128.store(ab + 2 * hBytes + o, gg);
-        v128.store(ab + 3 * hBytes + o, og);
+        storeReserve(ab + o, hBytes, ig, fg, gg, og);
         v128.store(csb + o, cv);
       }
     }
@@ -584,10 +580,10 @@ function gruStep(
       v128.store(hn2 + o, gruBlend(zC, nC, v128.load(hb1 + o)));
       v128.store(hn2 + o, gruBlend(zD, nD, v128.load(hb1 + o, 16)), 16);
       if (acts != 0) {
-        gruReserve(ab + o, hBytes, rA, zA, nA, qA);
-        gruReserve(ab + o + 16, hBytes, rB, zB, nB, qB);
-        gruReserve(ab1 + o, hBytes, rC, zC, nC, qC);
-        gruReserve(ab1 + o + 16, hBytes, rD, zD, nD, qD);
+        storeReserve(ab + o, hBytes, rA, zA, nA, qA);
+        storeReserve(ab + o + 16, hBytes, rB, zB, nB, qB);
+        storeReserve(ab1 + o, hBytes, rC, zC, nC, qC);
+        storeReserve(ab1 + o + 16, hBytes, rD, zD, nD, qD);
       }
     }
     gruRow(xg, hg, hb, hn1, ab, bhn, hBytes, j, j1, acts);
@@ -607,14 +603,17 @@ function gruBlend(z: v128, n: v128, h: v128): v128 {
   return f32x4.add(f32x4.mul(f32x4.sub(f32x4.splat(1), z), n), f32x4.mul(z, h));
 }
 
-/** A training call's reserve of one GRU vector at `ab`: r, z, n and W_hn h + b_hn. */
+/**
+ * One vector of a training call's reserve row at `ab`: four values per unit, H apart (LSTM i, f, g, o;
+ * GRU r, z, n and W_hn h + b_hn).
+ */
 // @ts-ignore: decorator
 @inline
-function gruReserve(ab: usize, hBytes: usize, r: v128, z: v128, n: v128, q: v128): void {
-  v128.store(ab, r);
-  v128.store(ab + hBytes, z);
-  v128.store(ab + 2 * hBytes, n);
-  v128.store(ab + 3 * hBytes, q);
+function storeReserve(ab: usize, hBytes: usize, v0: v128, v1: v128, v2: v128, v3: v128): void {
+  v128.store(ab, v0);
+  v128.store(ab + hBytes, v1);
+  v128.store(ab + 2 * hBytes, v2);
+  v128.store(ab + 3 * hBytes, v3);
 }
 
 /** Units [j, j1) of one GRU row (pointers as in gruStep): two vectors at a time, then one, then scalars. */
@@ -634,8 +633,8 @@ function gruRow(xg: usize, hg: usize, hb: usize, hn1: usize, ab: usize, bhn: usi
     v128.store(hn1 + o, gruBlend(zA, nA, v128.load(hb + o)));
     v128.store(hn1 + o, gruBlend(zB, nB, v128.load(hb + o, 16)), 16);
     if (acts != 0) {
-      gruReserve(ab + o, hBytes, rA, zA, nA, qA);
-      gruReserve(ab + o + 16, hBytes, rB, zB, nB, qB);
+      storeReserve(ab + o, hBytes, rA, zA, nA, qA);
+      storeReserve(ab + o + 16, hBytes, rB, zB, nB, qB);
     }
   }
   for (; j + 4 <= j1; j += 4) {
@@ -645,7 +644,7 @@ function gruRow(xg: usize, hg: usize, hb: usize, hn1: usize, ab: usize, bhn: usi
     const q = f32x4.add(v128.load(hg + 2 * hBytes + o), v128.load(bhn + o));
     const n = tanh4(f32x4.add(v128.load(xg + 2 * hBytes + o), f32x4.mul(r, q)));
     v128.store(hn1 + o, gruBlend(z, n, v128.load(hb + o)));
-    if (acts != 0) gruReserve(ab + o, hBytes, r, z, n, q);
+    if (acts != 0) storeReserve(ab + o, hBytes, r, z, n, q);
   }
   for (; j < j1; j++) {
     const o = <usize>j << 2;
